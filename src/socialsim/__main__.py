@@ -1,0 +1,3 @@
+from socialsim.cli.main import main
+
+main()

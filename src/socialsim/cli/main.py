@@ -1,0 +1,57 @@
+"""Entry point of the ``socialsim`` command."""
+
+import sys
+import traceback
+from pathlib import Path
+
+import typer
+
+from socialsim import __version__
+from socialsim.cli import config_cmd, models_cmd
+from socialsim.cli.state import STATE
+from socialsim.errors import SocialsimError
+
+app = typer.Typer(
+    name="socialsim",
+    help="Simulate emotional support conversations, audit the corpus, train and evaluate a support chatbot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(models_cmd.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"socialsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="YAML config file (or set $SOCIALSIM_CONFIG).", dir_okay=False),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override one config key, e.g. --set llm.temperature=0.3 (repeatable)."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Environment variables SOCIALSIM__SECTION__KEY=value also override config keys."""
+    STATE.config_path, STATE.assignments, STATE.debug = config, list(set_), debug
+
+
+def main() -> None:
+    try:
+        app()
+    except SocialsimError as exc:
+        if STATE.debug:
+            traceback.print_exc()
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            typer.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished work is saved; run the same command again to resume.", err=True)
+        sys.exit(130)

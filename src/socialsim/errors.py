@@ -1,0 +1,42 @@
+"""User-facing errors.
+
+Every mistake a user can make (bad path, unreachable server, malformed file, unknown config key) is raised as a
+:class:`SocialsimError` carrying a one-line message and a hint on how to fix it. The CLI prints those two lines
+and exits non-zero; tracebacks are shown only with ``--debug``.
+"""
+
+
+class SocialsimError(Exception):
+    """An error caused by input or environment, with a message a user can act on."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class ConfigError(SocialsimError):
+    """The configuration (YAML, environment or flags) is invalid."""
+
+
+class BackendError(SocialsimError):
+    """An LLM backend could not be created or kept failing after its retries."""
+
+
+class InputFileError(SocialsimError):
+    """An input file is missing or malformed; the message names file, line and column."""
+
+    def __init__(self, path: str, message: str, line: int | None = None, column: int | None = None,
+                 hint: str | None = None) -> None:
+        where = str(path)
+        if line is not None:
+            where += f", line {line}"
+            if column is not None:
+                where += f", column {column}"
+        super().__init__(f"{where}: {message}", hint)
+        self.path, self.line, self.column = str(path), line, column

@@ -1,0 +1,89 @@
+"""SQLite cache of LLM calls, so a re-run or a resumed run never pays twice for the same call.
+
+The key covers everything that determines the output: backend kind, model id, messages, JSON schema and all
+sampling parameters including the seed. The session hint is left out: it changes speed, not output.
+"""
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from socialsim.llm.base import Backend
+from socialsim.llm.types import ChatRequest, Completion, Usage
+
+
+def request_key(backend_kind: str, model_id: str, request: ChatRequest) -> str:
+    blob = json.dumps(
+        {"backend": backend_kind, "model": model_id, "messages": request.messages,
+         "schema": request.json_schema, "sampling": asdict(request.sampling)},
+        sort_keys=True, ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class RequestCache:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT NOT NULL, created REAL)"
+        )
+
+    def get(self, key: str) -> Completion | None:
+        with self._lock:
+            row = self._db.execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        data["usage"] = Usage(**data["usage"])
+        return Completion(**{**data, "cached": True, "latency_s": 0.0})
+
+    def put(self, key: str, completion: Completion) -> None:
+        blob = json.dumps(asdict(completion), ensure_ascii=False)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?, ?)", (key, blob, time.time()))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class CachedBackend(Backend):
+    """Wraps any backend; same interface, answers repeated requests from the cache."""
+
+    def __init__(self, inner: Backend, cache: RequestCache) -> None:
+        super().__init__(inner.config, inner.stats)
+        self.inner, self.cache = inner, cache
+        self.kind = inner.kind
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        key = request_key(self.inner.kind, self.inner.model_id, request)
+        hit = self.cache.get(key)
+        if hit is not None:
+            self.stats.add(cache_hits=1)
+            return hit
+        completion = await self.inner.complete(request)
+        self.cache.put(key, completion)
+        return completion
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

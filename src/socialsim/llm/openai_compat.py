@@ -1,0 +1,185 @@
+"""Any OpenAI-compatible Chat Completions server: vLLM, Ollama (/v1), llama.cpp server, LM Studio, hosted APIs.
+
+Transient failures (timeouts, connection errors, HTTP 5xx, 429) are retried with jittered exponential backoff
+(tenacity); a 429 also lowers this endpoint's concurrency (see :mod:`socialsim.llm.limiter`) and a
+``Retry-After`` header is honoured. Authentication and request errors fail at once with a message naming the fix.
+The API key is read from the environment variable named in the config and never logged.
+"""
+
+import os
+import random
+import time
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from socialsim.errors import BackendError
+from socialsim.llm.base import Backend
+from socialsim.llm.config import BackendConfig
+from socialsim.llm.limiter import AdaptiveLimiter
+from socialsim.llm.stats import RunStats
+from socialsim.llm.types import ChatRequest, Completion, Usage
+
+
+class _Transient(Exception):
+    """A failure worth retrying."""
+
+    def __init__(self, message: str, retry_after: float | None = None, rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        err = body.get("error", body) if isinstance(body, dict) else body
+        msg = err.get("message", err) if isinstance(err, dict) else err
+        return str(msg)[:300]
+    except ValueError:
+        return response.text[:300]
+
+
+class OpenAIBackend(Backend):
+    kind = "openai"
+
+    def __init__(self, config: BackendConfig, stats: RunStats | None = None) -> None:
+        super().__init__(config, stats)
+        if not config.base_url:
+            raise BackendError("the openai backend needs a base_url",
+                               "set llm.base_url or pass --base-url http://HOST:PORT/v1")
+        if not config.model:
+            raise BackendError("the openai backend needs a model name", "set llm.model or pass --model NAME")
+        self.base_url = config.base_url.rstrip("/")
+        headers = {"Content-Type": "application/json"}
+        api_key = os.environ.get(config.api_key_env)
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers,
+            timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
+            limits=httpx.Limits(max_connections=config.max_concurrency),
+        )
+        self.limiter = AdaptiveLimiter(config.max_concurrency)
+
+    @property
+    def model_id(self) -> str:
+        return str(self.config.model)
+
+    def describe(self) -> str:
+        return f"{self.base_url} (model {self.config.model})"
+
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        s = request.sampling
+        payload: dict[str, Any] = {
+            "model": self.config.model, "messages": request.messages, "temperature": s.temperature,
+            "top_p": s.top_p, "max_tokens": s.max_tokens, "seed": s.seed,
+        }
+        if s.stop:
+            payload["stop"] = list(s.stop)
+        mode = self.config.structured_output
+        if request.json_schema is not None and mode == "json_schema":
+            payload["response_format"] = {
+                "type": "json_schema", "json_schema": {"name": "reply", "schema": request.json_schema},
+            }
+        elif request.json_schema is not None and mode == "json_object":
+            payload["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        payload.update(self.config.extra_body)
+        return payload
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = min(self.config.backoff_max_s, self.config.backoff_base_s * 2 ** (state.attempt_number - 1))
+        wait = random.uniform(0, backoff)  # full jitter
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            wait = max(wait, min(exc.retry_after, self.config.backoff_max_s))
+        return wait
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        payload = self._payload(request)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
+            stop=stop_after_attempt(self.config.max_retries + 1),
+            wait=self._wait,
+            before_sleep=lambda state: self.stats.add(retries=1),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._post_once(payload)
+        except _Transient as exc:
+            raise BackendError(
+                f"{self.base_url} kept failing after {self.config.max_retries} retries: {exc}",
+                "check that the server is running and reachable, or raise llm.max_retries / llm.timeout_s",
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post_once(self, payload: dict[str, Any]) -> Completion:
+        await self.limiter.acquire()
+        rate_limited = False
+        try:
+            start = time.perf_counter()
+            try:
+                response = await self._client.post("/chat/completions", json=payload)
+            except httpx.TimeoutException as exc:
+                raise _Transient(f"timed out after {self.config.timeout_s:g}s") from exc
+            except httpx.TransportError as exc:
+                raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})") from exc
+            latency = time.perf_counter() - start
+            status = response.status_code
+            if status == 429:
+                rate_limited = True
+                self.stats.add(rate_limited=1)
+                raise _Transient("HTTP 429 (rate limited)", _retry_after(response), rate_limited=True)
+            if status >= 500:
+                raise _Transient(f"HTTP {status}: {_server_message(response)}", _retry_after(response))
+            if status in (401, 403):
+                raise BackendError(
+                    f"{self.base_url} refused the API key (HTTP {status}: {_server_message(response)})",
+                    f"put a valid key in the environment variable {self.config.api_key_env}",
+                )
+            if status == 404:
+                raise BackendError(
+                    f"{self.base_url}/chat/completions not found or unknown model {self.config.model!r} "
+                    f"(HTTP 404: {_server_message(response)})",
+                    "the base URL usually ends in /v1; check the model name the server lists at /v1/models",
+                )
+            if status >= 400:
+                hint = ("if the server does not support response_format, "
+                        "set llm.structured_output to json_object or none")
+                raise BackendError(f"{self.base_url} rejected the request (HTTP {status}: "
+                                   f"{_server_message(response)})", hint)
+            return self._parse(response, latency)
+        finally:
+            await self.limiter.release(rate_limited=rate_limited)
+
+    def _parse(self, response: httpx.Response, latency: float) -> Completion:
+        try:
+            body = response.json()
+            choice = body["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise _Transient(f"malformed response body: {response.text[:200]!r}") from exc
+        usage = body.get("usage") or {}
+        result = Completion(
+            text=text, model=str(body.get("model") or self.config.model),
+            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+            latency_s=latency, finish_reason=choice.get("finish_reason"),
+        )
+        self.stats.add(calls=1, prompt_tokens=result.usage.prompt_tokens,
+                       prompt_tokens_evaluated=result.usage.prompt_tokens,
+                       completion_tokens=result.usage.completion_tokens, generation_seconds=latency)
+        return result
+
+    async def aclose(self) -> None:
+        await self._client.aclose()

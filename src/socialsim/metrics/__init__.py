@@ -1,0 +1,1 @@
+"""Text metrics, following the ESC literature's conventions (see SPEC, "Metric conventions")."""

@@ -1,0 +1,56 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ESCONV = ROOT.parent / "shared" / "data" / "esconv"
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def embedded_backend():
+    """The real embedded SmolLM2 model, loaded once for the whole session."""
+    from socialsim.llm.config import BackendConfig
+    from socialsim.llm.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(BackendConfig(temperature=0.0, max_tokens=96))
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """A real OpenAI-compatible server (llama_cpp.server) serving the embedded GGUF on 127.0.0.1."""
+    from socialsim.llm.embedded import embedded_model_path
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
+         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+         "--n_threads", str(min(2, os.cpu_count() or 1))],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("llama_cpp.server did not start")
+    yield base_url
+    proc.terminate()
+    proc.wait(timeout=30)
