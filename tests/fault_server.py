@@ -31,6 +31,11 @@ class FaultServer:
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
+                    if action == "reject_json_schema" and body.get("response_format", {}).get("type") == "json_schema":
+                        self._send(400, {"error": {"message": "response_format type json_schema is not supported"}})
+                        return
+                    if action == "reject_json_schema":
+                        action = "ok"
                     if action == "timeout":
                         time.sleep(server.sleep_s)
                         action = "ok"

@@ -84,3 +84,13 @@ def test_structured_modes_shape_the_request():
     first, second = server.requests
     assert first["response_format"]["json_schema"]["schema"] == {"type": "object"}
     assert second["response_format"] == {"type": "json_object", "schema": {"type": "object"}}
+
+
+def test_unsupported_response_format_is_downgraded_once_and_remembered():
+    with FaultServer(["reject_json_schema", "ok", "ok"]) as server:
+        backend = _backend(server.base_url)
+        req = ChatRequest([{"role": "user", "content": "hi"}], json_schema={"type": "object"})
+        asyncio.run(backend.complete(req))
+        asyncio.run(backend.complete(req))
+    types = [r["response_format"]["type"] for r in server.requests]
+    assert types == ["json_schema", "json_object", "json_object"] and backend.stats.retries == 0

@@ -6,6 +6,7 @@ Transient failures (timeouts, connection errors, HTTP 5xx, 429) are retried with
 The API key is read from the environment variable named in the config and never logged.
 """
 
+import logging
 import os
 import random
 import time
@@ -20,6 +21,15 @@ from socialsim.llm.config import BackendConfig
 from socialsim.llm.limiter import AdaptiveLimiter
 from socialsim.llm.stats import RunStats
 from socialsim.llm.types import ChatRequest, Completion, Usage
+
+log = logging.getLogger(__name__)
+
+
+_MODE_FALLBACK = {"json_schema": "json_object", "json_object": "none"}
+
+
+class _FormatUnsupported(Exception):
+    """The server rejected the requested response_format."""
 
 
 class _Transient(Exception):
@@ -70,6 +80,8 @@ class OpenAIBackend(Backend):
             limits=httpx.Limits(max_connections=config.max_concurrency),
         )
         self.limiter = AdaptiveLimiter(config.max_concurrency)
+        # Servers differ in which response_format they accept; a rejected one is downgraded once per backend.
+        self.structured_mode = config.structured_output
 
     @property
     def model_id(self) -> str:
@@ -86,7 +98,7 @@ class OpenAIBackend(Backend):
         }
         if s.stop:
             payload["stop"] = list(s.stop)
-        mode = self.config.structured_output
+        mode = self.structured_mode
         if request.json_schema is not None and mode == "json_schema":
             payload["response_format"] = {
                 "type": "json_schema", "json_schema": {"name": "reply", "schema": request.json_schema},
@@ -105,7 +117,17 @@ class OpenAIBackend(Backend):
         return wait
 
     async def complete(self, request: ChatRequest) -> Completion:
-        payload = self._payload(request)
+        while True:
+            try:
+                return await self._complete_with_retries(self._payload(request))
+            except _FormatUnsupported as exc:
+                if self.structured_mode not in _MODE_FALLBACK:
+                    raise BackendError(f"{self.base_url} rejected the request: {exc}") from exc
+                self.structured_mode = _MODE_FALLBACK[self.structured_mode]
+                log.warning("%s does not accept this response_format (%s); using structured_output=%s",
+                            self.base_url, exc, self.structured_mode)
+
+    async def _complete_with_retries(self, payload: dict[str, Any]) -> Completion:
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
             stop=stop_after_attempt(self.config.max_retries + 1),
@@ -137,6 +159,9 @@ class OpenAIBackend(Backend):
                 raise _Transient(f"cannot connect ({type(exc).__name__}: {exc})") from exc
             latency = time.perf_counter() - start
             status = response.status_code
+            if status in (400, 422, 500) and "response_format" in payload \
+                    and "response_format" in _server_message(response):
+                raise _FormatUnsupported(f"HTTP {status}: {_server_message(response)[:200]}")
             if status == 429:
                 rate_limited = True
                 self.stats.add(rate_limited=1)
