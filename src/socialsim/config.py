@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from socialsim.errors import ConfigError
 from socialsim.llm.config import BackendConfig
+from socialsim.personas.config import PersonaConfig
 
 Role = Literal["extractor", "seeker", "supporter", "judge", "chatbot"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -44,6 +45,7 @@ class SocialsimConfig(BaseModel):
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
+    personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
 
     @model_validator(mode="after")
     def _check_roles(self) -> "SocialsimConfig":
