@@ -4,6 +4,7 @@ Each reader is registered under a format name with a predicate that recognises a
 picks the reader from the first record and adding a format touches no other code.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from socialsim.corpus.dialogue import Dialogue, Turn
+from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning, Turn
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.errors import InputFileError
 
@@ -49,8 +50,69 @@ def _parse_esconv(record: dict[str, Any], fallback_id: str) -> Dialogue:
                     emotion=record.get("emotion_type"), meta={"format": "esconv", **meta})
 
 
+# "Situation: ...", "**Thought**: ...", "Strategy reason - ..." in SocialSim's reasoning text.
+_REASONING_LABEL = re.compile(
+    r"(?im)^[\s*#>\-\d.]*\**(situation|thought|action|strategy(?: reason)?|response)\**\s*[:\-]\s*")
+
+
+def parse_reasoning(text: str) -> tuple[Reasoning, str | None]:
+    """SocialSim's step-by-step reasoning text -> (Reasoning, strategy named in it or None).
+
+    Text without the Situation/Thought/Action/Strategy labels is kept whole as the situation.
+    """
+    parts = _REASONING_LABEL.split(text)
+    fields: dict[str, str] = {}
+    for label, body in zip(parts[1::2], parts[2::2], strict=True):
+        fields.setdefault(label.lower(), body.strip())
+    if not {"situation", "thought", "action"} & fields.keys():
+        return Reasoning(situation=text.strip(), thought="", action="", strategy_reason=""), None
+    reason = fields.get("strategy reason") or fields.get("strategy", "")
+    strategy = next((s for s in STRATEGIES if fields.get("strategy", "").lower().startswith(s.lower())), None)
+    if strategy and reason == fields.get("strategy"):
+        reason = reason[len(strategy):].lstrip(" .:;,-\u2013\u2014")
+    return Reasoning(situation=fields.get("situation", ""), thought=fields.get("thought", ""),
+                     action=fields.get("action", ""), strategy_reason=reason), strategy
+
+
+def _parse_socialsim_release(record: dict[str, Any], fallback_id: str) -> Dialogue:
+    turns = []
+    for item in record["Dialogue"]:
+        if "Seeker" in item:
+            turns.append(Turn(speaker="seeker", text=str(item["Seeker"]).strip()))
+            continue
+        reasoning, strategy = None, item.get("Strategy")
+        if item.get("Supporter Step by Step Reasoning"):
+            reasoning, named = parse_reasoning(str(item["Supporter Step by Step Reasoning"]))
+            strategy = strategy or named
+        turns.append(Turn(speaker="supporter", text=str(item["Supporter"]).strip(), strategy=strategy,
+                          reasoning=reasoning))
+    topic = record.get("Topic") or (record.get("Profile") or {}).get("Topic")
+    return Dialogue(id=str(record.get("ID", fallback_id)), turns=turns, topic=topic,
+                    meta={"format": "socialsim_release"})
+
+
+def _parse_messages(record: dict[str, Any], fallback_id: str) -> Dialogue:
+    turns, system = [], []
+    for message in record["messages"]:
+        role, content = message["role"], message["content"]
+        if not isinstance(content, str):
+            raise TypeError(f"message content must be a string, got {type(content).__name__}")
+        if role == "system":
+            system.append(content)
+        elif role in ("user", "assistant"):
+            turns.append(Turn(speaker="seeker" if role == "user" else "supporter", text=content.strip()))
+        else:
+            raise ValueError(f"unknown message role {role!r} (expected user, assistant or system)")
+    meta: dict[str, Any] = {"format": "messages"}
+    if system:
+        meta["system"] = "\n".join(system)
+    return Dialogue(id=str(record.get("id", fallback_id)), turns=turns, topic=record.get("topic"), meta=meta)
+
+
 register_format(CorpusFormat("socialsim", lambda r: "turns" in r and "id" in r, _parse_native))
 register_format(CorpusFormat("esconv", lambda r: "dialog" in r, _parse_esconv))
+register_format(CorpusFormat("socialsim_release", lambda r: "Dialogue" in r, _parse_socialsim_release))
+register_format(CorpusFormat("messages", lambda r: "messages" in r, _parse_messages))
 
 
 def detect_format(record: dict[str, Any]) -> str | None:
