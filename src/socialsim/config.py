@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from socialsim.errors import ConfigError
+from socialsim.evaluation.config import EvaluationConfig
 from socialsim.llm.config import BackendConfig
 from socialsim.personas.config import PersonaConfig
 
@@ -46,6 +47,7 @@ class SocialsimConfig(BaseModel):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Corpus filters and judge.")
 
     @model_validator(mode="after")
     def _check_roles(self) -> "SocialsimConfig":

@@ -1,0 +1,1 @@
+"""Corpus evaluation: quality filters, statistics side by side, an LLM judge and an offline HTML report."""
