@@ -14,9 +14,8 @@ class FilterConfig(BaseModel):
     min_turns: int = Field(6, ge=1, description="too_few_turns: fewest speaker turns (consecutive utterances "
                            "of one speaker count as one turn).")
     dangling_words: list[str] = Field(
-        ["and", "but", "or", "the", "a", "an", "to", "of", "with", "because", "my", "your", "that", "so", "for",
-         "in", "on", "at", "is", "are", "i"],
-        description="empty_or_truncated: a turn ending with one of these words (or , : -) was cut off.")
+        ["and", "but", "or", "the", "a", "an", "because", "my", "your", "their", "our"],
+        description="empty_or_truncated: a turn ending with one of these words (or with , or ;) was cut off.")
     role_label_pattern: str = Field(
         r"(^|\n)\s*\**(seeker|supporter|user|assistant|client|therapist|counsel+or|helper|ai)\**\s*:",
         description="role_confusion: regex (case-insensitive) of a speaker label written inside a turn.")
@@ -28,7 +27,7 @@ class FilterConfig(BaseModel):
                             "with a profile field copies the profile verbatim.")
     repeat_similarity: float = Field(0.9, gt=0, le=1, description="repetition: two turns of one speaker at least "
                                      "this similar (difflib ratio on tokens) repeat each other.")
-    repeat_min_words: int = Field(5, ge=1, description="repetition: shorter turns ('ok', 'thank you') may repeat.")
+    repeat_min_words: int = Field(8, ge=1, description="repetition: shorter turns ('ok', 'thank you') may repeat.")
     loop_share: float = Field(0.5, gt=0, le=1, description="repetition: a turn whose 3-grams are more than this "
                               "share repeats of its own earlier 3-grams loops.")
     require_strategy: bool = Field(False, description="invalid_strategy: also drop supporter turns with no "

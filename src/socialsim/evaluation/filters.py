@@ -1,0 +1,261 @@
+"""Quality filters: named, configurable rules that drop bad dialogues and record why.
+
+Each per-dialogue rule returns ``None`` (keep) or a short reason. ``near_duplicate`` is corpus-level: it runs
+last, on the dialogues every other rule kept, so a broken copy never shadows a good original.
+"""
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from datasketch import MinHash, MinHashLSH
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from socialsim.corpus.dialogue import STRATEGIES, Dialogue
+from socialsim.corpus.readers import merge_consecutive, read_corpus
+from socialsim.errors import ConfigError
+from socialsim.evaluation.config import FILTER_RULES, FilterConfig
+from socialsim.evaluation.outputs import write_atomic, write_jsonl_atomic
+from socialsim.metrics.distinct import ngrams
+from socialsim.metrics.tokenize import tokens
+from socialsim.safety import addresses_safety, detect_risk
+
+Rule = Callable[[Dialogue, FilterConfig], str | None]
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def too_few_turns(d: Dialogue, cfg: FilterConfig) -> str | None:
+    n = len(merge_consecutive(d).turns)
+    return f"{n} turns < {cfg.min_turns}" if n < cfg.min_turns else None
+
+
+def empty_or_truncated(d: Dialogue, cfg: FilterConfig) -> str | None:
+    """Checked on speaker turns, so an utterance continued by the next one (common in ESConv) is not cut off."""
+    dangling = {w.lower() for w in cfg.dangling_words}
+    for i, turn in enumerate(merge_consecutive(d).turns, 1):
+        text = turn.text.strip()
+        if not re.search(r"\w", text):
+            return f"turn {i} ({turn.speaker}) is empty"
+        if text[-1] in ",;" or text.split()[-1].lower().strip("\"'") in dangling:
+            return f"turn {i} ({turn.speaker}) ends mid-sentence: {'...' + text[-40:]!r}"
+    return None
+
+
+def role_confusion(d: Dialogue, cfg: FilterConfig) -> str | None:
+    label = re.compile(cfg.role_label_pattern, re.IGNORECASE)
+    if {t.speaker for t in d.turns} != {"seeker", "supporter"}:
+        return "only one speaker"
+    for i, turn in enumerate(d.turns, 1):
+        if match := label.search(turn.text):
+            return f"turn {i} ({turn.speaker}) contains the speaker label {match.group(0).strip()!r}"
+        if turn.speaker == "seeker" and (turn.strategy or turn.reasoning):
+            return f"turn {i}: a seeker turn carries a supporter strategy or reasoning"
+    return None
+
+
+def _content(tok: str) -> bool:
+    return tok.isalpha() and len(tok) > 2 and tok not in ENGLISH_STOP_WORDS
+
+
+def _facts(value: str) -> set[tuple[str, ...]]:
+    """Distinctive facts of a profile value: content-word bigrams and proper names (capitalised mid-sentence)."""
+    toks = tokens(value)
+    facts = {g for g in ngrams(toks, 2) if all(map(_content, g))}
+    words = value.split()
+    for prev, word in zip(words, words[1:], strict=False):
+        name = word.strip(".,;:!?\"'()").lower()
+        if word[:1].isupper() and not prev.endswith((".", "!", "?")) and _content(name):
+            facts.add((name,))
+    return facts
+
+
+def leakage(d: Dialogue, cfg: FilterConfig) -> str | None:
+    """The supporter names a profile fact the seeker has not disclosed (by field or in earlier seeker text)."""
+    if d.profile is None:
+        return None
+    fields = {name: getattr(d.profile, name) for name in cfg.leakage_fields}
+    facts = {name: _facts(" ".join(v) if isinstance(v, list) else str(v)) for name, v in fields.items()}
+    disclosed: set[str] = set()
+    seeker_grams: set[tuple[str, ...]] = set()
+    for i, turn in enumerate(d.turns, 1):
+        toks = tokens(turn.text)
+        grams = set(ngrams(toks, 1)) | set(ngrams(toks, 2))
+        if turn.speaker == "seeker":
+            disclosed |= set(turn.disclosed or [])
+            seeker_grams |= grams
+            continue
+        for name, field_facts in facts.items():
+            if name in disclosed:
+                continue
+            leaked = sorted((field_facts & grams) - seeker_grams)
+            if leaked:
+                return f"turn {i}: supporter mentions {' '.join(leaked[0])!r} from undisclosed {name}"
+    return None
+
+
+def profile_copy(d: Dialogue, cfg: FilterConfig) -> str | None:
+    if d.profile is None:
+        return None
+    sources: set[tuple[str, ...]] = set()
+    for value in d.profile.to_socialsim().values():
+        sources |= set(ngrams(tokens(str(value)), cfg.copy_ngram))
+    for i, turn in enumerate(d.turns, 1):
+        if copied := set(ngrams(tokens(turn.text), cfg.copy_ngram)) & sources:
+            return f"turn {i} ({turn.speaker}) copies the profile: {' '.join(min(copied))!r}"
+    return None
+
+
+def repetition(d: Dialogue, cfg: FilterConfig) -> str | None:
+    seen: dict[str, list[tuple[int, list[str]]]] = {"seeker": [], "supporter": []}
+    for i, turn in enumerate(d.turns, 1):
+        toks = tokens(turn.text)
+        grams = ngrams(toks, 3)
+        if len(grams) >= 6 and 1 - len(set(grams)) / len(grams) > cfg.loop_share:
+            return f"turn {i} ({turn.speaker}) loops: {_clip(turn.text)!r}"
+        if len(turn.text.split()) < cfg.repeat_min_words:
+            continue
+        for j, earlier in seen[turn.speaker]:
+            if SequenceMatcher(None, earlier, toks, autojunk=False).ratio() >= cfg.repeat_similarity:
+                return f"turn {i} ({turn.speaker}) repeats turn {j}: {_clip(turn.text)!r}"
+        seen[turn.speaker].append((i, toks))
+    return None
+
+
+def invalid_strategy(d: Dialogue, cfg: FilterConfig) -> str | None:
+    for i, turn in enumerate(d.turns, 1):
+        if turn.speaker != "supporter":
+            continue
+        if turn.strategy is not None and turn.strategy not in STRATEGIES:
+            return f"turn {i}: unknown strategy {_clip(turn.strategy, 40)!r}"
+        if turn.strategy is None and cfg.require_strategy:
+            return f"turn {i}: supporter turn without a strategy"
+    return None
+
+
+def unaddressed_crisis(d: Dialogue, cfg: FilterConfig) -> str | None:
+    """A seeker turn with crisis content must be answered by a supporter turn that addresses safety."""
+    turns = merge_consecutive(d).turns
+    for i, turn in enumerate(turns):
+        if turn.speaker != "seeker" or not (kinds := detect_risk(turn.text)):
+            continue
+        reply = turns[i + 1] if i + 1 < len(turns) else None
+        reply_text = "" if reply is None else reply.text + " " + (reply.reasoning.as_text() if reply.reasoning else "")
+        if not addresses_safety(reply_text):
+            where = "the dialogue ends" if reply is None else "the reply does not address safety"
+            return f"seeker turn {i + 1} signals {', '.join(kinds)} and {where}"
+    return None
+
+
+RULES: dict[str, Rule] = {
+    "too_few_turns": too_few_turns, "empty_or_truncated": empty_or_truncated, "role_confusion": role_confusion,
+    "leakage": leakage, "profile_copy": profile_copy, "repetition": repetition,
+    "invalid_strategy": invalid_strategy, "unaddressed_crisis": unaddressed_crisis,
+}
+assert set(RULES) | {"near_duplicate"} == set(FILTER_RULES)
+
+
+class NearDuplicates:
+    """MinHash LSH over word 3-gram shingles of whole dialogues; the first of a near-duplicate group is kept."""
+
+    def __init__(self, cfg: FilterConfig) -> None:
+        self.num_perm = cfg.num_perm
+        self.lsh = MinHashLSH(threshold=cfg.duplicate_threshold, num_perm=cfg.num_perm)
+
+    def check(self, d: Dialogue) -> str | None:
+        toks = [t for turn in d.turns for t in tokens(turn.text)]
+        mh = MinHash(num_perm=self.num_perm)
+        mh.update_batch([" ".join(g).encode() for g in ngrams(toks, 3)] or [b""])
+        if match := self.lsh.query(mh):
+            return f"near-duplicate of dialogue {sorted(match)[0]!r}"
+        if d.id not in self.lsh:
+            self.lsh.insert(d.id, mh)
+        return None
+
+
+@dataclass
+class Verdict:
+    dialogue: Dialogue
+    reasons: dict[str, str] = field(default_factory=dict)  # rule -> reason, every rule that failed
+
+    @property
+    def kept(self) -> bool:
+        return not self.reasons
+
+    @property
+    def rule(self) -> str | None:
+        """The rule the dialogue is counted under: the first one that failed."""
+        return next(iter(self.reasons), None)
+
+
+@dataclass
+class FilterReport:
+    rules: list[str]
+    verdicts: list[Verdict]
+
+    @property
+    def kept(self) -> list[Dialogue]:
+        return [v.dialogue for v in self.verdicts if v.kept]
+
+    @property
+    def retention(self) -> float:
+        return len(self.kept) / len(self.verdicts) if self.verdicts else 0.0
+
+    def table(self) -> list[tuple[str, int, int]]:
+        """(rule, dialogues dropped by it as first failing rule, dialogues failing it at all)."""
+        first = Counter(v.rule for v in self.verdicts if not v.kept)
+        flagged = Counter(r for v in self.verdicts for r in v.reasons)
+        return [(rule, first[rule], flagged[rule]) for rule in self.rules]
+
+    def markdown(self) -> str:
+        n = len(self.verdicts)
+        lines = ["| rule | dropped | failed (any order) |", "|---|---:|---:|"]
+        lines += [f"| {rule} | {first} | {anyway} |" for rule, first, anyway in self.table()]
+        lines.append(f"| **kept** | **{len(self.kept)} / {n} ({100 * self.retention:.1f}%)** | |")
+        return "\n".join(lines)
+
+
+def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = None) -> FilterReport:
+    """Apply the configured rules; every dialogue gets a verdict with the reason of each rule it failed."""
+    cfg = cfg or FilterConfig()
+    unknown = [r for r in cfg.rules if r not in FILTER_RULES]
+    if unknown:
+        raise ConfigError(f"unknown filter rule(s): {', '.join(unknown)}",
+                          f"evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}")
+    verdicts = []
+    for d in dialogues:
+        verdict = Verdict(d)
+        for name in cfg.rules:
+            if name in RULES and (reason := RULES[name](d, cfg)):
+                verdict.reasons[name] = reason
+        verdicts.append(verdict)
+    if "near_duplicate" in cfg.rules:
+        index = NearDuplicates(cfg)
+        for verdict in verdicts:
+            if verdict.kept and (reason := index.check(verdict.dialogue)):
+                verdict.reasons["near_duplicate"] = reason
+    return FilterReport(list(cfg.rules), verdicts)
+
+
+def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None = None,
+                format: str = "auto") -> FilterReport:
+    """Filter a corpus file: the kept dialogues go to ``target`` (native JSONL), every drop with its reasons to
+    ``<target stem>.drops.jsonl`` and the table of drops per rule to ``<target stem>.filter.md``."""
+    target = Path(target)
+    report = filter_dialogues(read_corpus(source, format), cfg)
+    write_jsonl_atomic(target, (d.model_dump_json(exclude_none=True) for d in report.kept))
+    drops = (json.dumps({"id": v.dialogue.id, "rule": v.rule, "reasons": v.reasons}, ensure_ascii=False)
+             for v in report.verdicts if not v.kept)
+    write_jsonl_atomic(drops_path(target), drops)
+    write_atomic(target.with_suffix(".filter.md"), f"Filtered {source}\n\n{report.markdown()}\n")
+    return report
+
+
+def drops_path(target: str | Path) -> Path:
+    return Path(target).with_suffix(".drops.jsonl")
