@@ -30,6 +30,14 @@ class BackendConfig(BaseModel):
         "evaluates new tokens."
     )
     max_concurrency: int = Field(8, ge=1, description="openai: most requests in flight to this endpoint.")
+    requests_per_minute: float | None = Field(
+        None, gt=0, description="openai: most requests per minute to this endpoint and model, spread evenly "
+        "(unset = no limit; retries count)."
+    )
+    tokens_per_minute: float | None = Field(
+        None, gt=0, description="openai: most tokens per minute to this endpoint and model, estimated before each "
+        "call as prompt characters / 4 + max_tokens (unset = no limit)."
+    )
     timeout_s: float = Field(120.0, gt=0, description="openai: timeout of one request in seconds.")
     max_retries: int = Field(5, ge=0, description="openai: retries on timeouts, connection errors, 429 and 5xx.")
     backoff_base_s: float = Field(0.5, gt=0, description="openai: first backoff (jittered, doubles each retry).")

@@ -2,7 +2,8 @@
 
 Transient failures (timeouts, connection errors, HTTP 5xx, 429) are retried with jittered exponential backoff
 (tenacity); a 429 also lowers this endpoint's concurrency (see :mod:`socialsim.llm.limiter`) and a
-``Retry-After`` header is honoured. Authentication and request errors fail at once with a message naming the fix.
+``Retry-After`` header is honoured. Optional requests/min and tokens/min budgets (:mod:`socialsim.llm.ratelimit`)
+are spent before each request. Authentication and request errors fail at once with a message naming the fix.
 The API key is read from the environment variable named in the config and never logged.
 """
 
@@ -12,13 +13,16 @@ import random
 import time
 from typing import Any
 
-import httpx
+# httpx2 (pydantic's maintained httpx fork, same API): its connection pool costs O(1) per request where
+# httpx's scans every connection, which capped throughput at ~40 requests/s with 64+ in flight (BENCHMARKS.md).
+import httpx2 as httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
 from socialsim.llm.config import BackendConfig
 from socialsim.llm.limiter import AdaptiveLimiter
+from socialsim.llm.ratelimit import budget_for, estimate_tokens
 from socialsim.llm.stats import RunStats
 from socialsim.llm.types import ChatRequest, Completion, Usage
 
@@ -80,6 +84,7 @@ class OpenAIBackend(Backend):
             limits=httpx.Limits(max_connections=config.max_concurrency),
         )
         self.limiter = AdaptiveLimiter(config.max_concurrency)
+        self.budget = budget_for(self.base_url, config.model, config.requests_per_minute, config.tokens_per_minute)
         # Servers differ in which response_format they accept; a rejected one is downgraded once per backend.
         self.structured_mode = config.structured_output
 
@@ -147,6 +152,8 @@ class OpenAIBackend(Backend):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post_once(self, payload: dict[str, Any]) -> Completion:
+        if self.budget.enabled:
+            await self.budget.spend(estimate_tokens(payload))
         await self.limiter.acquire()
         rate_limited = False
         try:
