@@ -4,7 +4,8 @@ It answers ``POST /v1/chat/completions`` after ``latency_s`` with a valid reply:
 schema (``response_format``) the reply is an object derived from it (every property present, enums and consts
 respected, strings of a few random words within maxLength, booleans false, numbers at their minimum), so the
 simulator's structured calls parse; otherwise a short sentence. With ``capacity`` set, requests beyond that many
-in flight get HTTP 429, like a saturated provider. It binds 127.0.0.1 only and refuses bodies over 1 MB.
+in flight get HTTP 429, like a saturated provider. ``GET /stats`` gives its counters, ``POST /reset`` zeroes
+them. It binds 127.0.0.1 only and refuses bodies over 1 MB.
 
     python benchmarks/latency_server.py --latency 0.5 [--capacity 64] [--port 8077]
 """
@@ -72,7 +73,9 @@ class LatencyServer:
         self.arrivals: list[float] = []  # time.monotonic() of each accepted request
         self._rng = random.Random(0)
         app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"]),
-                                Route("/v1/models", self._models, methods=["GET"])])
+                                Route("/v1/models", self._models, methods=["GET"]),
+                                Route("/stats", self._stats, methods=["GET"]),
+                                Route("/reset", self._reset, methods=["POST"])])
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
@@ -82,6 +85,15 @@ class LatencyServer:
 
     async def _models(self, request: Request) -> JSONResponse:
         return JSONResponse({"object": "list", "data": [{"id": "latency-server", "object": "model"}]})
+
+    async def _stats(self, request: Request) -> JSONResponse:
+        return JSONResponse({"requests": self.requests, "rejected": self.rejected, "in_flight": self.in_flight,
+                             "max_in_flight": self.max_in_flight})
+
+    async def _reset(self, request: Request) -> JSONResponse:
+        self.requests = self.rejected = self.max_in_flight = 0
+        self.arrivals.clear()
+        return await self._stats(request)
 
     async def _complete(self, request: Request) -> JSONResponse:
         raw = await request.body()

@@ -1,0 +1,62 @@
+"""``socialsim estimate``: predict tokens, wall time and cost of a large run before paying for it."""
+
+import json
+from pathlib import Path
+
+import typer
+
+from socialsim.cli.state import STATE
+from socialsim.errors import SocialsimError
+from socialsim.llm.registry import available_backends
+from socialsim.scale.estimate import Prices, Throughput, calibrate_from_corpus, estimate, format_estimate
+
+
+def estimate_command(
+    n: int = typer.Option(..., "-n", "--dialogues", min=1, help="Dialogues to simulate."),
+    corpus: Path = typer.Option(
+        ..., "--corpus", exists=True, help="Calibration: a corpus written by `socialsim simulate` (its "
+        "dialogues.jsonl or run folder), e.g. a short run of 5-20 dialogues with the same settings."),
+    backend: str | None = typer.Option(
+        None, help=f"Backend of the big run ({', '.join(available_backends())}); sets the defaults of "
+        "--concurrency, --requests-per-minute and --tokens-per-minute from the config (llm.*)."),
+    concurrency: int | None = typer.Option(
+        None, min=1, help="Requests in flight (default: 1 for llamacpp, llm.max_concurrency for openai)."),
+    in_flight: int | None = typer.Option(
+        None, min=1, help="Dialogues simulated at once (default: simulation.in_flight); with --ray, summed over "
+        "workers."),
+    latency_s: float | None = typer.Option(
+        None, min=0, help="Seconds per LLM call on the big run's servers (default: measured in the calibration)."),
+    output_tokens_per_s: float | None = typer.Option(
+        None, min=0, help="Aggregate decode throughput of the servers (e.g. all vLLM replicas), tokens/s."),
+    input_tokens_per_s: float | None = typer.Option(
+        None, min=0, help="Aggregate prompt (prefill) throughput of the servers, tokens/s."),
+    requests_per_minute: float | None = typer.Option(
+        None, min=0, help="Endpoint limit in requests/min (default: llm.requests_per_minute)."),
+    tokens_per_minute: float | None = typer.Option(
+        None, min=0, help="Endpoint limit in tokens/min (default: llm.tokens_per_minute)."),
+    price_input: float | None = typer.Option(None, min=0, help="US$ per million input (prompt) tokens."),
+    price_output: float | None = typer.Option(None, min=0, help="US$ per million output (completion) tokens."),
+    as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
+) -> None:
+    """Predict tokens, wall time and (with prices) cost of simulating N dialogues, from a calibration corpus
+    and the serving side's figures. Every bottleneck is shown; the largest is the prediction."""
+    settings = STATE.load(**{"llm.backend": backend})
+    llm, sim = settings.config.llm, settings.config.simulation
+    if corpus.is_dir():
+        corpus = corpus / "dialogues.jsonl"
+        if not corpus.exists():
+            raise SocialsimError(f"{corpus} not found", "pass the run folder of `socialsim simulate` or its file")
+    calibration = calibrate_from_corpus(corpus)
+    throughput = Throughput(
+        concurrency=concurrency or (llm.max_concurrency if llm.backend != "llamacpp" else 1),
+        in_flight=in_flight or sim.in_flight,
+        latency_s=latency_s, output_tokens_per_s=output_tokens_per_s, input_tokens_per_s=input_tokens_per_s,
+        requests_per_minute=requests_per_minute or llm.requests_per_minute,
+        tokens_per_minute=tokens_per_minute or llm.tokens_per_minute,
+    )
+    prices = Prices(price_input or 0.0, price_output or 0.0) if (price_input or price_output) else None
+    result = estimate(n, calibration, throughput, prices)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        typer.echo(format_estimate(result))

@@ -1,0 +1,1 @@
+"""Scaling out: predicting what a large run costs (estimate)."""
