@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from socialsim.chatbot.config import ChatbotConfig
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import EvaluationConfig
 from socialsim.llm.config import BackendConfig
@@ -46,6 +47,7 @@ class SocialsimConfig(BaseModel):
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
+    chatbot: ChatbotConfig = Field(default_factory=ChatbotConfig, description="Support chatbot (stage 6).")
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Corpus filters and judge.")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from socialsim import __version__
-from socialsim.cli import config_cmd, estimate_cmd, filter_cmd, models_cmd, stats_cmd
+from socialsim.cli import chatbot_cmd, config_cmd, estimate_cmd, filter_cmd, models_cmd, stats_cmd
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
 
@@ -20,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+chatbot_cmd.register(app)
 app.command("filter")(filter_cmd.command)
 app.command("stats")(stats_cmd.command)
 app.command("estimate")(estimate_cmd.estimate_command)

@@ -1,0 +1,290 @@
+"""A multi-turn LLM judge of support dialogues: per-dialogue rubric scores and pairwise corpus comparison.
+
+- Any role's backend (``RoleBackends.get("judge")``), structured output with enum scores (llama.cpp grammars
+  enforce enums, not integer bounds) and length-capped justifications.
+- Judgements are appended (fsync) to a results file keyed by dialogue id(s) + rubric hash, so an interrupted run
+  resumes where it stopped; the request cache below makes repeated calls free as well.
+- A reply that cannot be parsed is re-asked (``complete_structured``), then recorded as *failed* with the error:
+  failures are counted and reported, never skipped.
+- Pairwise: each pair is judged twice with A and B swapped; a side wins only if it wins in both orders, anything
+  else is a tie, which cancels position bias. Win/tie/loss come with Wilson 95% intervals.
+"""
+
+import asyncio
+import hashlib
+import json
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from tqdm import tqdm
+
+from socialsim.corpus.dialogue import Dialogue
+from socialsim.corpus.jsonl import iter_jsonl
+from socialsim.errors import BackendError
+from socialsim.evaluation.config import JudgeConfig
+from socialsim.evaluation.outputs import append_jsonl
+from socialsim.evaluation.transcript import profile_text, transcript
+from socialsim.llm.base import Backend
+from socialsim.llm.structured import complete_structured
+from socialsim.llm.types import Message
+from socialsim.prompts import render, template_hash
+
+Score = Literal[1, 2, 3, 4, 5]
+Side = Literal["A", "B", "tie"]
+REASON_CHARS = 120
+DIMENSIONS: tuple[str, ...] = ("informativeness", "understanding", "helpfulness", "coherence", "naturalness",
+                               "strategy", "persona_consistency", "safety")
+PAIR_DIMENSIONS: tuple[str, ...] = ("informativeness", "understanding", "helpfulness", "overall")
+
+
+class Rated(BaseModel):
+    reason: str = Field(max_length=REASON_CHARS)
+    score: Score
+
+
+class DialogueScores(BaseModel):
+    informativeness: Rated
+    understanding: Rated
+    helpfulness: Rated
+    coherence: Rated
+    naturalness: Rated
+    strategy: Rated
+    persona_consistency: Rated
+    safety: Rated
+
+
+class PairVerdict(BaseModel):
+    reason: str = Field(max_length=REASON_CHARS)
+    informativeness: Side
+    understanding: Side
+    helpfulness: Side
+    overall: Side
+
+
+assert tuple(DialogueScores.model_fields) == DIMENSIONS
+assert tuple(PairVerdict.model_fields)[1:] == PAIR_DIMENSIONS
+
+
+class ResultsFile:
+    """Append-only JSONL of judgements; records are looked up by key."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            for _, record in iter_jsonl(path):
+                self.records[record["key"]] = record
+
+    def add(self, record: dict[str, Any]) -> None:
+        append_jsonl(self.path, record)
+        self.records[record["key"]] = record
+
+
+class Judge:
+    """Scores dialogues and compares pairs with one backend; results go to ``results_path``."""
+
+    def __init__(self, backend: Backend, cfg: JudgeConfig, results_path: Path, max_attempts: int = 3) -> None:
+        self.backend, self.cfg, self.max_attempts = backend, cfg, max_attempts
+        self.results = ResultsFile(Path(results_path))
+        self.sampling = backend.default_sampling().with_(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+
+    def rubric_hash(self, kind: Literal["score", "pair"]) -> str:
+        """Fingerprint of everything that determines a verdict besides the dialogue: prompts, schema, model,
+        sampling and transcript settings. A change in any of them means new judgements."""
+        template = "judge/score.j2" if kind == "score" else "judge/pairwise.j2"
+        schema = DialogueScores if kind == "score" else PairVerdict
+        blob = json.dumps({"templates": [template_hash("judge/system.j2"), template_hash(template)],
+                           "schema": schema.model_json_schema(), "model": self.backend.model_id,
+                           "sampling": [self.sampling.temperature, self.sampling.max_tokens, self.sampling.seed],
+                           "transcript": [self.cfg.max_transcript_words, self.cfg.max_turn_words]}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def _messages(self, user: str) -> list[Message]:
+        return [{"role": "system", "content": render("judge/system.j2")}, {"role": "user", "content": user}]
+
+    async def _ask(self, user: str, schema: type[BaseModel]) -> tuple[BaseModel | None, dict[str, Any]]:
+        try:
+            result = await complete_structured(self.backend, self._messages(user), schema, self.sampling,
+                                               session="judge", max_attempts=self.max_attempts)
+        except BackendError as exc:
+            return None, {"failed": True, "error": exc.message}
+        return result.value, {"failed": False, "attempts": result.attempts, "repaired": result.repaired}
+
+    async def score_one(self, dialogue: Dialogue) -> dict[str, Any]:
+        rubric = self.rubric_hash("score")
+        key = f"score|{dialogue.id}|{rubric}"
+        if key in self.results.records:
+            return self.results.records[key]
+        tr = transcript(dialogue, self.cfg.max_transcript_words, self.cfg.max_turn_words)
+        user = render("judge/score.j2", transcript=tr.text, truncated=tr.truncated, profile=profile_text(dialogue))
+        value, status = await self._ask(user, DialogueScores)
+        record: dict[str, Any] = {"key": key, "kind": "score", "dialogue_id": dialogue.id, "rubric": rubric,
+                                  "model": self.backend.model_id, "truncated": tr.truncated, **status}
+        if isinstance(value, DialogueScores):
+            record["scores"] = {d: getattr(value, d).score for d in DIMENSIONS}
+            record["reasons"] = {d: getattr(value, d).reason for d in DIMENSIONS}
+        self.results.add(record)
+        return record
+
+    async def _verdict(self, a: Dialogue, b: Dialogue) -> tuple[PairVerdict | None, dict[str, Any]]:
+        ta = transcript(a, self.cfg.max_transcript_words, self.cfg.max_turn_words)
+        tb = transcript(b, self.cfg.max_transcript_words, self.cfg.max_turn_words)
+        user = render("judge/pairwise.j2", transcript_a=ta.text, truncated_a=ta.truncated, transcript_b=tb.text,
+                      truncated_b=tb.truncated)
+        value, status = await self._ask(user, PairVerdict)
+        return value if isinstance(value, PairVerdict) else None, status
+
+    async def compare_one(self, x: Dialogue, y: Dialogue) -> dict[str, Any]:
+        """Judge x against y in both orders; outcomes are from x's side: win, tie or loss."""
+        rubric = self.rubric_hash("pair")
+        key = f"pair|{x.id}|{y.id}|{rubric}"
+        if key in self.results.records:
+            return self.results.records[key]
+        first, s1 = await self._verdict(x, y)   # x is A
+        second, s2 = await self._verdict(y, x)  # x is B
+        record: dict[str, Any] = {"key": key, "kind": "pair", "x": x.id, "y": y.id, "topic": _topic(x),
+                                  "rubric": rubric, "model": self.backend.model_id,
+                                  "failed": s1["failed"] or s2["failed"],
+                                  "error": s1.get("error") or s2.get("error")}
+        if first and second:
+            record["orders"] = [first.model_dump(), second.model_dump()]
+            record["outcomes"] = {d: combine(getattr(first, d), getattr(second, d)) for d in PAIR_DIMENSIONS}
+            record["consistent"] = {d: _consistent(getattr(first, d), getattr(second, d)) for d in PAIR_DIMENSIONS}
+        self.results.add(record)
+        return record
+
+    async def _run(self, jobs: Sequence[Any], fn: Any, desc: str, unit: str, progress: bool
+                   ) -> list[dict[str, Any]]:
+        limit = asyncio.Semaphore(self.cfg.concurrency)
+
+        async def one(job: Any) -> dict[str, Any]:
+            async with limit:
+                return await fn(*job)
+
+        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
+        try:
+            for done in asyncio.as_completed(tasks):
+                await done
+                bar.update(1)
+        finally:
+            bar.close()
+            for task in tasks:
+                task.cancel()
+        return [task.result() for task in tasks]
+
+    async def score(self, dialogues: Sequence[Dialogue], progress: bool = True) -> list[dict[str, Any]]:
+        return await self._run([(d,) for d in dialogues], self.score_one, "judging", "dialogue", progress)
+
+    async def compare(self, pairs: Sequence[tuple[Dialogue, Dialogue]], progress: bool = True
+                      ) -> list[dict[str, Any]]:
+        return await self._run(pairs, self.compare_one, "comparing", "pair", progress)
+
+
+def combine(first: str, second: str) -> Literal["win", "tie", "loss"]:
+    """x was A in the first verdict and B in the second: it wins only if it wins both."""
+    x_first, x_second = first == "A", second == "B"
+    y_first, y_second = first == "B", second == "A"
+    if x_first and x_second:
+        return "win"
+    if y_first and y_second:
+        return "loss"
+    return "tie"
+
+
+def _consistent(first: str, second: str) -> bool:
+    """Whether both orders named the same dialogue (or both said tie)."""
+    return {"A": "B", "B": "A", "tie": "tie"}[first] == second
+
+
+def _topic(d: Dialogue) -> str:
+    return (d.topic or (d.profile.topic if d.profile else "") or "").strip().lower()
+
+
+def match_by_topic(xs: Iterable[Dialogue], ys: Iterable[Dialogue], any_topic: bool = False
+                   ) -> tuple[list[tuple[Dialogue, Dialogue]], int]:
+    """Pair each x with an unused y of the same topic; returns (pairs, x dialogues left unmatched).
+
+    With ``any_topic`` the x dialogues left over are paired with the remaining ys in order."""
+    pool: dict[str, list[Dialogue]] = defaultdict(list)
+    for y in ys:
+        pool[_topic(y)].append(y)
+    pairs, left = [], []
+    for x in xs:
+        same = pool.get(_topic(x)) if _topic(x) else None
+        if same:
+            pairs.append((x, same.pop(0)))
+        else:
+            left.append(x)
+    if any_topic:
+        rest = [y for group in pool.values() for y in group]
+        pairs += list(zip(left, rest, strict=False))
+        left = left[len(rest):]
+    return pairs, len(left)
+
+
+def sample(dialogues: Sequence[Dialogue], n: int | None, seed: int = 0) -> list[Dialogue]:
+    """``n`` dialogues drawn at random (fixed seed), in corpus order; all of them when n is None or larger."""
+    if n is None or n >= len(dialogues):
+        return list(dialogues)
+    keep = set(random.Random(seed).sample(range(len(dialogues)), n))
+    return [d for i, d in enumerate(dialogues) if i in keep]
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
+
+
+def bootstrap_mean(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> Interval:
+    """Mean with a percentile-bootstrap 95% interval."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    means = np.random.default_rng(seed).choice(arr, size=(resamples, arr.size)).mean(axis=1)
+    return Interval(float(arr.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)),
+                    int(arr.size))
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> Interval:
+    """A proportion with its Wilson score 95% interval (sane for small n and for 0 or n successes)."""
+    if n == 0:
+        return Interval(float("nan"), float("nan"), float("nan"), 0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(p, float(centre - half), float(centre + half), n)
+
+
+def score_summary(records: Iterable[dict[str, Any]], resamples: int = 1000) -> dict[str, Any]:
+    """Per-dimension mean scores with bootstrap intervals, plus the overall mean and failure count."""
+    records = list(records)
+    ok = [r for r in records if not r["failed"]]
+    dims = {d: bootstrap_mean([r["scores"][d] for r in ok], resamples) for d in DIMENSIONS}
+    overall = bootstrap_mean([float(np.mean(list(r["scores"].values()))) for r in ok], resamples)
+    return {"dimensions": dims, "overall": overall, "judged": len(ok), "failed": len(records) - len(ok),
+            "truncated": sum(bool(r.get("truncated")) for r in records)}
+
+
+def pair_summary(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Win/tie/loss shares (x's side) with Wilson intervals per dimension, and how often both orders agreed."""
+    records = list(records)
+    ok = [r for r in records if not r["failed"]]
+    dims = {}
+    for d in PAIR_DIMENSIONS:
+        outcomes = [r["outcomes"][d] for r in ok]
+        dims[d] = {o: wilson(outcomes.count(o), len(outcomes)) for o in ("win", "tie", "loss")}
+        dims[d]["consistent"] = wilson(sum(r["consistent"][d] for r in ok), len(ok))
+    return {"dimensions": dims, "pairs": len(ok), "failed": len(records) - len(ok)}
