@@ -20,6 +20,7 @@ from socialsim.errors import ConfigError
 from socialsim.evaluation.config import EvaluationConfig
 from socialsim.llm.config import BackendConfig
 from socialsim.personas.config import PersonaConfig
+from socialsim.simulation.config import SimulationConfig
 
 Role = Literal["extractor", "seeker", "supporter", "judge", "chatbot"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -48,6 +49,7 @@ class SocialsimConfig(BaseModel):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
     chatbot: ChatbotConfig = Field(default_factory=ChatbotConfig, description="Support chatbot (stage 6).")
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig, description="Dialogue simulator.")
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Corpus filters and judge.")
 

@@ -1,0 +1,112 @@
+"""A conversation with a chatbot, turn by turn, with the crisis safety net shared by every stage.
+
+A seeker turn with crisis content (``socialsim.safety.detect_risk``) is answered with the safe reply and its
+resources (``crisis_reply()``) instead of the model: a fine-tuned 135M model cannot be trusted there. Replies of
+models trained with the strategy or reasoning in their target are shown and kept without them.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from typing import Protocol
+
+from socialsim.chatbot.dataset import REASONING_CLOSE, REASONING_OPEN, parse_reply, system_prompt
+from socialsim.chatbot.engine import LocalChatbot
+from socialsim.llm.base import Backend
+from socialsim.llm.types import ChatRequest, Message
+from socialsim.safety import detect_risk
+
+
+class Responder(Protocol):
+    def stream(self, prompt: list[Message]) -> Iterator[str]:
+        """Yield the pieces of one reply to ``prompt`` (system + dialogue so far)."""
+        ...
+
+
+class BackendResponder:
+    """A socialsim LLM backend (e.g. an OpenAI-compatible server as the ``chatbot`` role) as a chatbot."""
+
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.backend = backend
+        self.loop = loop or asyncio.new_event_loop()
+
+    def stream(self, prompt: list[Message]) -> Iterator[str]:
+        request = ChatRequest(list(prompt), self.backend.default_sampling())
+        yield self.loop.run_until_complete(self.backend.complete(request)).text
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.backend.aclose())
+        self.loop.close()
+
+
+def _pending(text: str) -> bool:
+    """Whether streamed text may still be inside a leading reasoning block or '[Strategy]' tag."""
+    head = text.lstrip()
+    if REASONING_OPEN.startswith(head):
+        return True
+    if head.startswith(REASONING_OPEN):
+        if REASONING_CLOSE not in head:
+            return True
+        head = head.split(REASONING_CLOSE, 1)[1].lstrip()
+        if not head:
+            return True
+    return head.startswith("[") and "]" not in head
+
+
+def visible(pieces: Iterator[str]) -> Iterator[str]:
+    """Pass streamed text through, holding back (and dropping) a leading reasoning block and '[Strategy]' tag."""
+    held: str | None = ""
+    for piece in pieces:
+        if held is None:
+            yield piece
+            continue
+        held += piece
+        if not _pending(held):
+            reply, _ = parse_reply(held)
+            held = None
+            if reply:
+                yield reply
+    if held:
+        reply, _ = parse_reply(held)
+        if reply:
+            yield reply
+
+
+class ChatSession:
+    """The dialogue so far and one method per seeker turn."""
+
+    def __init__(self, responder: Responder | LocalChatbot, system: str | None = None) -> None:
+        self.responder = responder
+        self.system = system if system is not None else system_prompt()
+        self.history: list[Message] = []
+        self.crisis_turns = 0
+
+    @property
+    def prompt(self) -> list[Message]:
+        return [{"role": "system", "content": self.system}, *self.history]
+
+    def send(self, text: str) -> Iterator[str]:
+        """Yield the reply to the seeker's ``text`` piece by piece; the full reply is then in ``history``."""
+        from socialsim.safety import crisis_reply
+
+        self.history.append({"role": "user", "content": text})
+        if detect_risk(text):
+            self.crisis_turns += 1
+            reply = crisis_reply()
+            yield reply
+        else:
+            raw = []
+            yield from visible(self._tee(self.responder.stream(self.prompt), raw))
+            reply, _ = parse_reply("".join(raw))
+        self.history.append({"role": "assistant", "content": reply})
+
+    @staticmethod
+    def _tee(pieces: Iterator[str], into: list[str]) -> Iterator[str]:
+        for piece in pieces:
+            into.append(piece)
+            yield piece
+
+    def reply(self, text: str) -> str:
+        """The whole reply at once (for simulated seekers)."""
+        for _ in self.send(text):
+            pass
+        return self.history[-1]["content"]

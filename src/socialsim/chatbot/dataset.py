@@ -1,0 +1,175 @@
+"""Training sets from a corpus: one example per supporter turn (history -> reply), in TRL's formats.
+
+Each example is a conversational prompt-completion pair: ``prompt`` is the system prompt plus the dialogue so far
+(seeker = ``user``, supporter = ``assistant``) and ``completion`` the supporter's reply as one ``assistant``
+message. TRL's SFTTrainer then computes the loss on the completion only, i.e. on the supporter reply, never on the
+history (``Example.messages`` gives the same example as one ``messages`` list). The target can carry the
+strategy and/or the reasoning before the reply (:func:`format_target`); :func:`parse_reply` strips them again.
+"""
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from socialsim.chatbot.config import DatasetConfig
+from socialsim.corpus.dialogue import Dialogue, Turn
+from socialsim.corpus.readers import merge_consecutive, read_corpus
+from socialsim.errors import InputFileError
+from socialsim.llm.types import Message
+from socialsim.prompts import render
+
+SYSTEM_TEMPLATE = "chatbot/system.j2"
+REASONING_OPEN, REASONING_CLOSE = "[reasoning]", "[/reasoning]"
+_STRATEGY_PREFIX = re.compile(r"^\s*\[([^\]\n]{1,40})\]\s*")
+
+# Counts the tokens of a list of chat messages once the model's chat template is applied.
+TokenCounter = Callable[[list[Message]], int]
+
+
+def system_prompt() -> str:
+    return render(SYSTEM_TEMPLATE)
+
+
+@dataclass(frozen=True)
+class Example:
+    dialogue_id: str
+    turn_index: int  # index of the supporter turn in the merged dialogue
+    prompt: list[Message]
+    target: str  # what the model learns to produce (reply, possibly with strategy / reasoning)
+    reference: str  # the supporter's plain reply
+    strategy: str | None = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return [*self.prompt, {"role": "assistant", "content": self.target}]
+
+    def to_trl(self) -> dict[str, Any]:
+        return {"prompt": self.prompt, "completion": [{"role": "assistant", "content": self.target}]}
+
+
+@dataclass
+class TrainingSet:
+    train: list[Example]
+    validation: list[Example]
+    corpus_sha256: str
+    dialogues: int
+    truncated: int = 0  # examples whose oldest turns were dropped to fit max_length
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_hash(self) -> str:
+        """Fingerprint of the exact examples (recorded in the run folder; resuming with other data is refused)."""
+        payload = json.dumps([[e.to_trl() for e in self.train], [e.to_trl() for e in self.validation]],
+                             sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def format_target(turn: Turn, options: DatasetConfig) -> str:
+    parts = []
+    if options.include_reasoning and turn.reasoning is not None:
+        parts.append(f"{REASONING_OPEN}\n{turn.reasoning.as_text()}\n{REASONING_CLOSE}\n")
+    if options.include_strategy and turn.strategy:
+        parts.append(f"[{turn.strategy}] ")
+    return "".join(parts) + turn.text
+
+
+def parse_reply(text: str) -> tuple[str, str | None]:
+    """Generated text -> (reply, strategy or None): drops a reasoning block and a leading '[Strategy]'."""
+    if REASONING_CLOSE in text:
+        text = text.split(REASONING_CLOSE, 1)[1]
+    elif text.lstrip().startswith(REASONING_OPEN):
+        return "", None  # the reasoning never closed: no reply was produced
+    match = _STRATEGY_PREFIX.match(text)
+    if match:
+        return text[match.end():].strip(), match.group(1).strip()
+    return text.strip(), None
+
+
+def history_messages(turns: Iterable[Turn]) -> list[Message]:
+    return [{"role": "user" if t.speaker == "seeker" else "assistant", "content": t.text} for t in turns]
+
+
+def fit_history(system: str, history: list[Message], target: str, options: DatasetConfig,
+                count: TokenCounter | None) -> tuple[list[Message], bool]:
+    """Keep the most recent turns that fit ``max_history_turns`` and ``max_length`` (the last one always kept)."""
+    kept = history[-options.max_history_turns:] if options.max_history_turns else list(history)
+    truncated = len(kept) < len(history)
+    if count is not None:
+        head: list[Message] = [{"role": "system", "content": system}]
+        tail: list[Message] = [{"role": "assistant", "content": target}]
+        while len(kept) > 1 and count(head + kept + tail) > options.max_length:
+            kept = kept[1:]
+            truncated = True
+    return kept, truncated
+
+
+def dialogue_examples(dialogue: Dialogue, options: DatasetConfig, count: TokenCounter | None = None,
+                      system: str | None = None) -> tuple[list[Example], int]:
+    """Examples of one (merged) dialogue and how many were truncated. Supporter turns before any seeker turn
+    (greetings) are skipped: there is nothing to reply to."""
+    system = system if system is not None else system_prompt()
+    examples, truncated = [], 0
+    for index, turn in enumerate(dialogue.turns):
+        if turn.speaker != "supporter" or not turn.text.strip():
+            continue
+        history = history_messages(dialogue.turns[:index])
+        if not any(m["role"] == "user" for m in history):
+            continue
+        target = format_target(turn, options)
+        kept, cut = fit_history(system, history, target, options, count)
+        truncated += cut
+        examples.append(Example(dialogue.id, index, [{"role": "system", "content": system}, *kept], target,
+                                turn.text, turn.strategy))
+    return examples, truncated
+
+
+def in_validation(dialogue_id: str, options: DatasetConfig) -> bool:
+    digest = hashlib.sha256(f"{options.split_seed}:{dialogue_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < options.validation_fraction
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_training_set(corpus: str | Path, options: DatasetConfig, count: TokenCounter | None = None,
+                       format: str = "auto") -> TrainingSet:
+    """Read a corpus and split its supporter turns into train/validation examples (by dialogue, deterministic)."""
+    corpus = Path(corpus)
+    system = system_prompt()
+    train: list[Example] = []
+    validation: list[Example] = []
+    dialogues = truncated = 0
+    for dialogue in read_corpus(corpus, format):
+        dialogues += 1
+        examples, cut = dialogue_examples(merge_consecutive(dialogue), options, count, system)
+        truncated += cut
+        (validation if in_validation(dialogue.id, options) else train).extend(examples)
+    if not train and not validation:
+        raise InputFileError(str(corpus), f"no supporter turn to learn from in {dialogues} dialogue(s)",
+                             hint="a training corpus needs supporter replies that follow a seeker turn")
+    if not train:
+        raise InputFileError(str(corpus), "every dialogue fell into the validation split",
+                             hint="lower chatbot.data.validation_fraction or use a larger corpus")
+    if options.max_examples and options.max_examples < len(train):
+        chosen = sorted(random.Random(options.sample_seed).sample(range(len(train)), options.max_examples))
+        train = [train[i] for i in chosen]
+    return TrainingSet(train, validation, file_sha256(corpus), dialogues, truncated)
+
+
+def chat_token_counter(tokenizer: Any) -> TokenCounter:
+    """Exact token count of messages under the tokenizer's chat template."""
+
+    def count(messages: list[Message]) -> int:
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+
+    return count

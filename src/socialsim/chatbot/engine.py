@@ -1,0 +1,126 @@
+"""A loaded local chatbot (transformers model + tokenizer): batched generation, streaming, gold-response NLL."""
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from socialsim.chatbot.config import GenerationConfig
+from socialsim.chatbot.dataset import Example
+from socialsim.chatbot.model import ModelSource, load_model
+from socialsim.llm.types import Message
+
+
+@dataclass
+class NLL:
+    total: float = 0.0
+    tokens: int = 0
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.total / self.tokens) if self.tokens else float("nan")
+
+
+class LocalChatbot:
+    """Greedy by default, so evaluation is deterministic; ``generation`` holds every decoding setting."""
+
+    def __init__(self, model: Any, tokenizer: Any, generation: GenerationConfig, source: ModelSource | None = None):
+        self.model, self.tokenizer, self.generation, self.source = model.eval(), tokenizer, generation, source
+        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
+                                if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id})
+
+    @classmethod
+    def load(cls, source: ModelSource, generation: GenerationConfig, fraction: float = 0.8) -> "LocalChatbot":
+        model, tokenizer = load_model(source, fraction=fraction)
+        return cls(model, tokenizer, generation, source)
+
+    def _prompt_text(self, prompt: Sequence[Message]) -> str:
+        return self.tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+
+    def _generate_kwargs(self) -> dict[str, Any]:
+        g = self.generation
+        kwargs: dict[str, Any] = {"max_new_tokens": g.max_new_tokens, "do_sample": g.do_sample,
+                                  "repetition_penalty": g.repetition_penalty, "eos_token_id": self.stop_ids,
+                                  "pad_token_id": self.tokenizer.pad_token_id}
+        if g.no_repeat_ngram_size:
+            kwargs["no_repeat_ngram_size"] = g.no_repeat_ngram_size
+        if g.do_sample:
+            kwargs.update(temperature=g.temperature, top_p=g.top_p)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        return kwargs
+
+    def generate(self, prompts: Sequence[Sequence[Message]],
+                 on_batch: Callable[[int, int], None] | None = None) -> list[tuple[str, int]]:
+        """(text, generated tokens) per prompt. Prompts are batched by length (left padding) to waste little."""
+        import torch
+        from transformers import set_seed
+
+        set_seed(self.generation.seed)
+        texts = [self._prompt_text(p) for p in prompts]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        results: list[tuple[str, int]] = [("", 0)] * len(texts)
+        self.tokenizer.padding_side = "left"
+        size = self.generation.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start:start + size]
+            enc = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                                 add_special_tokens=False)
+            with torch.inference_mode():
+                out = self.model.generate(**enc, **self._generate_kwargs())
+            new = out[:, enc["input_ids"].shape[1]:]
+            generated = 0
+            for row, i in zip(new.tolist(), batch, strict=True):
+                ids = [t for t in row if t != self.tokenizer.pad_token_id and t not in self.stop_ids]
+                results[i] = (self.tokenizer.decode(ids, skip_special_tokens=True).strip(), len(ids))
+                generated += len(ids)
+            if on_batch:
+                on_batch(len(batch), generated)
+        return results
+
+    def stream(self, prompt: Sequence[Message]) -> Iterator[str]:
+        """Yield text pieces of one reply as they are generated."""
+        from transformers import TextIteratorStreamer
+
+        enc = self.tokenizer([self._prompt_text(prompt)], return_tensors="pt", add_special_tokens=False)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        worker = threading.Thread(target=self.model.generate,
+                                  kwargs={**enc, **self._generate_kwargs(), "streamer": streamer}, daemon=True)
+        worker.start()
+        yield from streamer
+        worker.join()
+
+    def gold_nll(self, examples: Sequence[Example], on_batch: Callable[[int], None] | None = None) -> NLL:
+        """Summed negative log-likelihood of each example's target (the assistant message and its end token)."""
+        import torch
+
+        rows: list[tuple[list[int], int]] = []  # (ids, number of prompt tokens)
+        for ex in examples:
+            prompt_ids = self.tokenizer.apply_chat_template(ex.prompt, add_generation_prompt=True, tokenize=True,
+                                                            return_dict=False)
+            full_ids = self.tokenizer.apply_chat_template(ex.messages, tokenize=True, return_dict=False)
+            rows.append((list(full_ids), len(prompt_ids)))
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+        result = NLL()
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.generation.batch_size):
+            batch = [rows[i] for i in order[start:start + self.generation.batch_size]]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for r, (ids, n_prompt) in enumerate(batch):
+                input_ids[r, :len(ids)] = torch.tensor(ids)
+                labels[r, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
+                attention[r, :len(ids)] = 1
+            with torch.inference_mode():
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+            shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:]
+            loss = torch.nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]),
+                                                     shift_labels.reshape(-1), ignore_index=-100, reduction="sum")
+            result.total += float(loss)
+            result.tokens += int((shift_labels != -100).sum())
+            if on_batch:
+                on_batch(len(batch))
+        return result

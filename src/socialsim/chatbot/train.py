@@ -1,0 +1,167 @@
+"""Fine-tuning with TRL's SFTTrainer (PEFT LoRA by default, full fine-tuning as an option) on the CPU.
+
+A run folder holds everything about one training run::
+
+    OUT/run.json         config, corpus path and sha256, data hash, example counts, results
+    OUT/checkpoints/     trainer checkpoints (the last two); the same command resumes from the last one
+    OUT/log.jsonl        the trainer's log history (loss, learning rate, tokens, validation loss)
+    OUT/curve.png        the training curve
+    OUT/model/           the final model (LoRA merged), loadable by transformers and every socialsim command
+
+The final model is written to ``OUT/model.tmp-*`` and renamed at the very end, with its
+``socialsim_chatbot.json`` written last, so an interrupted run never leaves a folder that looks like a model.
+"""
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from socialsim.chatbot.config import ChatbotConfig
+from socialsim.chatbot.dataset import TrainingSet, build_training_set, chat_token_counter
+from socialsim.chatbot.model import META_FILE, MODEL_DIR, load_model, load_tokenizer, resolve_model
+from socialsim.errors import SocialsimError
+from socialsim.evaluation.outputs import write_atomic, write_jsonl_atomic
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    model_dir: str
+    train_examples: int
+    validation_examples: int
+    steps: int
+    train_seconds: float  # wall time of this invocation's training (a resumed run counts only its own part)
+    tokens: int  # non-padding tokens seen by the model in training
+    tokens_per_s: float
+    train_loss: float | None
+    validation_loss: float | None
+    resumed_from: str | None
+
+
+def _run_record(corpus: Path, config: ChatbotConfig, data: TrainingSet, base: str) -> dict[str, Any]:
+    return {"corpus": str(corpus), "corpus_sha256": data.corpus_sha256, "data_hash": data.data_hash,
+            "base_model": base, "dialogues": data.dialogues, "train_examples": len(data.train),
+            "validation_examples": len(data.validation), "truncated_examples": data.truncated,
+            "config": config.model_dump(mode="json")}
+
+
+def _check_run_folder(out: Path, record: dict[str, Any], overwrite: bool) -> None:
+    run_file = out / "run.json"
+    if overwrite:
+        for stale in [out / MODEL_DIR, out / "checkpoints", *out.glob(f"{MODEL_DIR}.tmp-*")]:
+            shutil.rmtree(stale, ignore_errors=True)
+        return
+    if (out / MODEL_DIR).exists():
+        raise SocialsimError(f"{out} already holds a trained model", "use another --out, or --overwrite to retrain")
+    if run_file.is_file():
+        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        same = all(previous.get(k) == record[k] for k in ("data_hash", "base_model", "config"))
+        if not same:
+            raise SocialsimError(f"{out} holds an unfinished run with other data or settings",
+                                 "resume with the same corpus and settings, use another --out, or --overwrite")
+
+
+def plot_curve(history: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    valid = [(h["step"], h["eval_loss"]) for h in history if "eval_loss" in h]
+    if train:
+        ax.plot(*zip(*train, strict=True), label="training loss")
+    if valid:
+        ax.plot(*zip(*valid, strict=True), "o-", label="validation loss")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss (supporter reply tokens)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *, format: str = "auto",
+                  overwrite: bool = False, progress: bool = True, callbacks: list[Any] | None = None) -> TrainResult:
+    """Train a chatbot on ``corpus`` into the run folder ``out`` (resuming from its last checkpoint if any).
+
+    ``callbacks`` are extra transformers ``TrainerCallback`` objects (e.g. early stopping, custom logging).
+    """
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    t = config.training
+    corpus, out = Path(corpus), Path(out)
+    if t.n_threads:
+        torch.set_num_threads(t.n_threads)
+    source = resolve_model(t.base_model)
+    tokenizer = load_tokenizer(source)
+    data = build_training_set(corpus, config.data, chat_token_counter(tokenizer), format)
+    record = _run_record(corpus, config, data, source.spec)
+    _check_run_folder(out, record, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "run.json", json.dumps(record, indent=2))
+
+    model, tokenizer = load_model(source, training=t.method, fraction=t.memory_fraction)
+    checkpoints = out / "checkpoints"
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    has_validation = bool(data.validation)
+    args = SFTConfig(
+        output_dir=str(checkpoints), per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size, gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate, num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
+        warmup_steps=t.warmup_ratio, logging_steps=t.logging_steps, save_steps=t.save_steps, save_total_limit=2,
+        eval_strategy="steps" if (t.eval_steps and has_validation) else "no", eval_steps=t.eval_steps,
+        seed=t.seed, max_length=config.data.max_length, completion_only_loss=True, packing=False,
+        use_cpu=True, report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
+        logging_first_step=True,
+    )
+    peft_config = None
+    if t.method == "lora":
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=t.lora_r, lora_alpha=t.lora_alpha, lora_dropout=t.lora_dropout,
+                                 target_modules=t.lora_target_modules, task_type="CAUSAL_LM")
+    trainer = SFTTrainer(
+        model=model, args=args, processing_class=tokenizer, peft_config=peft_config,
+        train_dataset=Dataset.from_list([e.to_trl() for e in data.train]),
+        eval_dataset=Dataset.from_list([e.to_trl() for e in data.validation]) if has_validation else None,
+        callbacks=callbacks,
+    )
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
+    validation_loss = trainer.evaluate()["eval_loss"] if has_validation else None
+
+    history = trainer.state.log_history
+    write_jsonl_atomic(out / "log.jsonl", (json.dumps(h) for h in history))
+    plot_curve(history, out / "curve.png")
+    tokens = int(max((h.get("num_tokens", 0) for h in history), default=0))
+
+    final = trainer.model.merge_and_unload() if peft_config is not None else trainer.model
+    tmp = out / f"{MODEL_DIR}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    final.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    meta = {"base_model": source.spec, "data": config.data.model_dump(mode="json"), "method": t.method,
+            "data_hash": data.data_hash, "corpus": str(corpus)}
+    write_atomic(tmp / META_FILE, json.dumps(meta, indent=2))  # last file: marks the model as complete
+    os.replace(tmp, out / MODEL_DIR)
+
+    result = TrainResult(
+        run_dir=str(out), model_dir=str(out / MODEL_DIR), train_examples=len(data.train),
+        validation_examples=len(data.validation), steps=trainer.state.global_step, train_seconds=seconds,
+        tokens=tokens, tokens_per_s=tokens / seconds if seconds else 0.0,
+        train_loss=output.training_loss, validation_loss=validation_loss, resumed_from=last)
+    write_atomic(out / "run.json", json.dumps({**record, "result": asdict(result)}, indent=2))
+    return result

@@ -1,0 +1,174 @@
+"""``socialsim train``, ``eval-chatbot``, ``compare-models``, ``score``, ``chat`` and ``eval-interactive``."""
+
+import json
+from pathlib import Path
+
+import typer
+
+from socialsim.cli.state import STATE
+from socialsim.errors import SocialsimError
+
+DATA_HELP = "Corpus with gold supporter replies (any supported format), e.g. ../shared/data/esconv/test.jsonl."
+SAMPLES_HELP = "Score a fixed random sample of N supporter turns (seeded by chatbot.generation.seed, default 0)."
+
+
+def train(
+    corpus: Path = typer.Argument(..., help="Training corpus (socialsim JSONL, ESConv JSONL, ...)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, curve, run.json and model/."),
+    base_model: str | None = typer.Option(
+        None, help="Base model: HF folder, hub id, .gguf file (default: the embedded SmolLM2-135M-Instruct)."),
+    method: str | None = typer.Option(None, help="lora (default) or full fine-tuning."),
+    epochs: float | None = typer.Option(None, help="Passes over the training set."),
+    max_steps: int | None = typer.Option(None, help="Stop after N optimiser steps (overrides --epochs)."),
+    max_examples: int | None = typer.Option(None, help="Train on a seeded random sample of N examples."),
+    max_length: int | None = typer.Option(None, help="Most tokens per example; the oldest turns are dropped."),
+    batch_size: int | None = typer.Option(None, help="Examples per step."),
+    learning_rate: float | None = typer.Option(None, help="Peak learning rate."),
+    include_strategy: bool | None = typer.Option(
+        None, "--include-strategy/--no-strategy", help="Put '[Strategy]' before the reply in the target."),
+    include_reasoning: bool | None = typer.Option(
+        None, "--include-reasoning/--no-reasoning", help="Put the supporter's reasoning before the reply."),
+    format: str = typer.Option("auto", help="Corpus format (auto-detected by default)."),
+    overwrite: bool = typer.Option(False, help="Delete a finished or unfinished run in --out and start over."),
+) -> None:
+    """Fine-tune a chatbot on the supporter turns of CORPUS (resumes an interrupted run in the same --out)."""
+    from socialsim.chatbot.train import train_chatbot
+
+    loaded = STATE.load(**{
+        "chatbot.training.base_model": base_model, "chatbot.training.method": method,
+        "chatbot.training.epochs": epochs, "chatbot.training.max_steps": max_steps,
+        "chatbot.data.max_examples": max_examples, "chatbot.data.max_length": max_length,
+        "chatbot.training.batch_size": batch_size, "chatbot.training.learning_rate": learning_rate,
+        "chatbot.data.include_strategy": include_strategy, "chatbot.data.include_reasoning": include_reasoning,
+    })
+    result = train_chatbot(corpus, out, loaded.config.chatbot, format=format, overwrite=overwrite)
+    if result.resumed_from:
+        typer.echo(f"resumed from {result.resumed_from}")
+    typer.echo(f"trained on {result.train_examples} examples ({result.validation_examples} for validation): "
+               f"{result.steps} steps in {result.train_seconds:.0f}s, {result.tokens} tokens = "
+               f"{result.tokens_per_s:.0f} tokens/s")
+    valid = f", validation loss {result.validation_loss:.3f}" if result.validation_loss is not None else ""
+    typer.echo(f"training loss {result.train_loss:.3f}{valid}")
+    typer.echo(f"model: {result.model_dir}  (curve: {result.run_dir}/curve.png)")
+
+
+def _generation_overrides(batch_size: int | None, max_new_tokens: int | None) -> dict[str, object]:
+    return {"chatbot.generation.batch_size": batch_size, "chatbot.generation.max_new_tokens": max_new_tokens}
+
+
+def eval_chatbot(
+    model: str = typer.Argument(..., help="Trained run folder, HF model folder, hub id, .gguf, or 'embedded'."),
+    data: Path = typer.Option(..., "--data", "-d", help=DATA_HELP),
+    max_samples: int | None = typer.Option(None, help=SAMPLES_HELP),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default reports/chatbot/MODEL__DATA)."),
+    batch_size: int | None = typer.Option(None, help="Prompts generated together."),
+    max_new_tokens: int | None = typer.Option(None, help="Most tokens per generated reply."),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+) -> None:
+    """Generate every supporter turn of --data from its gold history; write predictions and scores."""
+    from socialsim.chatbot.evaluate import evaluate_model
+    from socialsim.metrics.responses import TOKENIZER_NOTE, format_table
+
+    loaded = STATE.load(**_generation_overrides(batch_size, max_new_tokens))
+    result = evaluate_model(model, data, loaded.config.chatbot, out_dir=out, max_samples=max_samples)
+    if as_json:
+        typer.echo(json.dumps(result.scores, indent=2))
+        return
+    typer.echo(format_table({model: result.scores}))
+    typer.echo(f"{TOKENIZER_NOTE}; greedy={not loaded.config.chatbot.generation.do_sample}; "
+               f"generation {result.meta['generation_tokens_per_s']} tokens/s")
+    typer.echo(f"written: {result.out_dir}/predictions.jsonl, {result.out_dir}/scores.json")
+
+
+def compare_models(
+    items: list[str] = typer.Argument(..., help="Evaluation folders / scores.json files, or models to evaluate."),
+    data: Path | None = typer.Option(None, "--data", "-d", help=DATA_HELP + " Needed to evaluate models."),
+    max_samples: int | None = typer.Option(None, help=SAMPLES_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
+) -> None:
+    """One table of scores: existing evaluations are read, models are evaluated first (same data and sample)."""
+    from socialsim.chatbot.evaluate import SCORES_FILE, evaluate_model, load_scores
+    from socialsim.metrics.responses import TOKENIZER_NOTE, format_table
+
+    rows: dict[str, dict[str, float]] = {}
+    config = STATE.load().config.chatbot
+    for item in items:
+        path = Path(item)
+        if path.name == SCORES_FILE or (path / SCORES_FILE).is_file():
+            rows[item] = load_scores(path)["scores"]
+            continue
+        if data is None:
+            raise SocialsimError(f"{item} has no {SCORES_FILE}: evaluating it needs --data",
+                                 "pass --data ../shared/data/esconv/test.jsonl (and --max-samples N)")
+        rows[item] = evaluate_model(item, data, config, max_samples=max_samples).scores
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        typer.echo(format_table(rows))
+        typer.echo(TOKENIZER_NOTE)
+
+
+def score(
+    predictions: Path = typer.Argument(..., help='JSONL: one {"prediction", "reference", "context"?} per line.'),
+    as_json: bool = typer.Option(False, "--json", help="Print the scores as JSON."),
+) -> None:
+    """Score any system's responses with the chatbot metrics (BLEU-1..4, ROUGE-L, Distinct-1/2, length)."""
+    from socialsim.metrics.responses import TOKENIZER_NOTE, format_table, read_predictions, score_responses
+
+    scores = score_responses(*read_predictions(predictions))
+    if as_json:
+        typer.echo(json.dumps(scores, indent=2))
+    else:
+        typer.echo(format_table({predictions.name: scores}))
+        typer.echo(TOKENIZER_NOTE)
+
+
+def chat(
+    model: str = typer.Argument("embedded", help="Trained run folder, HF folder, hub id, .gguf or 'embedded'."),
+    endpoint: bool = typer.Option(
+        False, help="Talk to the configured 'chatbot' role backend (e.g. an OpenAI-compatible server) instead."),
+    max_new_tokens: int | None = typer.Option(None, help="Most tokens per reply."),
+    sample: bool = typer.Option(True, "--sample/--greedy", help="Sample replies (default) or decode greedily."),
+) -> None:
+    """Talk with a chatbot in the terminal (empty line or Ctrl-D to quit). Crisis turns get a safe reply."""
+    from socialsim.chatbot.chat import BackendResponder, ChatSession
+    from socialsim.chatbot.engine import LocalChatbot
+    from socialsim.chatbot.model import resolve_model
+    from socialsim.llm.roles import RoleBackends
+
+    loaded = STATE.load(**{"chatbot.generation.max_new_tokens": max_new_tokens,
+                           "chatbot.generation.do_sample": sample})
+    config = loaded.config
+    if endpoint:
+        roles = RoleBackends(config, use_cache=False)
+        responder = BackendResponder(roles.get("chatbot"))
+        typer.echo(f"chatbot: {responder.backend.describe()}")
+    else:
+        source = resolve_model(model)
+        typer.echo(f"loading {source.spec} ...")
+        responder = LocalChatbot.load(source, config.chatbot.generation, config.chatbot.training.memory_fraction)
+    session = ChatSession(responder)
+    typer.echo("Say how you feel. An empty line ends the conversation.")
+    try:
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                break
+            if not text:
+                break
+            typer.echo("bot> ", nl=False)
+            for piece in session.send(text):
+                typer.echo(piece, nl=False)
+            typer.echo()
+    finally:
+        if isinstance(responder, BackendResponder):
+            responder.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("eval-chatbot")(eval_chatbot)
+    app.command("compare-models")(compare_models)
+    app.command("score")(score)
+    app.command("chat")(chat)

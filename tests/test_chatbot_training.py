@@ -1,0 +1,158 @@
+"""Train a tiny randomly initialised model for a few CPU steps and evaluate it end to end (the real code path)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ESCONV
+from socialsim.chatbot.config import ChatbotConfig
+from socialsim.chatbot.evaluate import evaluate_model
+from socialsim.chatbot.model import META_FILE, ModelLoadError, check_memory, resolve_model
+from socialsim.chatbot.train import train_chatbot
+from socialsim.errors import SocialsimError
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-layer Llama (hidden size 32) with the SmolLM2 tokenizer and chat template, random weights."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from socialsim.chatbot.model import load_tokenizer
+
+    torch.set_num_threads(1)
+    tokenizer = load_tokenizer(resolve_model("embedded"))
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "esconv3.jsonl"
+    path.write_text("".join((ESCONV / "train.jsonl").read_text().splitlines(keepends=True)[:3]))
+    return path
+
+
+def _config(tiny_model, **training):
+    return ChatbotConfig.model_validate({
+        "data": {"max_length": 96, "validation_fraction": 0.0},
+        "training": {"base_model": str(tiny_model), "method": "full", "learning_rate": 3e-3, "max_steps": 8,
+                     "batch_size": 4, "save_steps": 4, "logging_steps": 2, "n_threads": 1, **training},
+        "generation": {"max_new_tokens": 8, "batch_size": 8},
+    })
+
+
+class StopAt(Exception):
+    pass
+
+
+def _interrupt_at(step):
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                raise StopAt
+
+    return Interrupt()
+
+
+def test_train_interrupt_resume_then_evaluate_end_to_end(tiny_model, corpus, tmp_path):
+    config = _config(tiny_model)
+    run = tmp_path / "run"
+    with pytest.raises(StopAt):  # interrupted after the checkpoint of step 4
+        train_chatbot(corpus, run, config, progress=False, callbacks=[_interrupt_at(6)])
+    assert (run / "checkpoints" / "checkpoint-4").is_dir() and not (run / "model").exists()
+    with pytest.raises(ModelLoadError, match="unfinished training run"):
+        resolve_model(str(run))
+
+    result = train_chatbot(corpus, run, config, progress=False)
+    assert result.resumed_from.endswith("checkpoint-4") and result.steps == 8
+    assert result.tokens > 0 and result.tokens_per_s > 0
+    record = json.loads((run / "run.json").read_text())
+    assert len(record["data_hash"]) == 64 and record["config"]["training"]["method"] == "full"
+    assert (run / "curve.png").stat().st_size > 1000
+    assert json.loads((run / "model" / META_FILE).read_text())["data_hash"] == record["data_hash"]
+    with pytest.raises(SocialsimError, match="already holds a trained model"):
+        train_chatbot(corpus, run, config, progress=False)
+
+    # the same evaluation path for the untrained base and the trained model; training must lower gold perplexity
+    base = evaluate_model(str(tiny_model), corpus, config, out_dir=tmp_path / "eval-base", max_samples=6,
+                          progress=False)
+    trained = evaluate_model(str(run), corpus, config, out_dir=tmp_path / "eval-trained", max_samples=6,
+                             progress=False)
+    assert trained.meta["trained"] and not base.meta["trained"]
+    assert trained.scores["perplexity"] < 0.8 * base.scores["perplexity"]
+    lines = [json.loads(x) for x in (tmp_path / "eval-trained" / "predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and {"prediction", "reference", "context", "raw"} <= set(lines[0])
+    again = evaluate_model(str(run), corpus, config, out_dir=tmp_path / "eval-again", max_samples=6, progress=False)
+    assert again.scores == trained.scores  # greedy decoding and a seeded sample: deterministic
+    scores = json.loads((tmp_path / "eval-trained" / "scores.json").read_text())
+    assert scores["scores"]["n"] == 6 and scores["meta"]["sample_seed"] == 0
+
+
+def test_lora_training_merges_into_a_plain_model(tiny_model, corpus, tmp_path):
+    config = _config(tiny_model, method="lora", max_steps=2, save_steps=10)
+    result = train_chatbot(corpus, tmp_path / "lora", config, progress=False)
+    assert result.steps == 2
+    files = {p.name for p in (tmp_path / "lora" / "model").iterdir()}
+    assert "model.safetensors" in files and "adapter_config.json" not in files  # merged
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "socialsim", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_bad_models_are_clear_errors_and_write_nothing(tmp_path, corpus):
+    empty = tmp_path / "not-a-model"
+    empty.mkdir()
+    result = _cli("eval-chatbot", str(empty), "--data", str(corpus), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is not a model folder" in result.stderr
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "config.json").write_text(json.dumps({  # a 70B-class Llama: config only, no weights
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 8192,
+        "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64, "num_key_value_heads": 8,
+        "vocab_size": 128256}))
+    with pytest.raises(ModelLoadError, match=r"M parameters: full training in fp32 needs about .* GiB"):
+        check_memory(resolve_model(str(huge)), training="full")
+    result = _cli("eval-chatbot", str(huge), "--data", str(corpus), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "GiB" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_chat_streams_replies_and_answers_crisis_turns_with_the_safe_reply(tiny_model):
+    from socialsim.chatbot.chat import ChatSession
+    from socialsim.chatbot.config import GenerationConfig
+    from socialsim.chatbot.engine import LocalChatbot
+    from socialsim.safety import addresses_safety, crisis_reply, detect_risk
+
+    bot = LocalChatbot.load(resolve_model(str(tiny_model)),
+                            GenerationConfig(do_sample=True, temperature=1.0, max_new_tokens=6))
+    calls = []
+
+    class Counting:
+        def stream(self, prompt):
+            calls.append(prompt)
+            yield from bot.stream(prompt)
+
+    session = ChatSession(Counting())
+    pieces = list(session.send("I had a rough week at work."))
+    assert len(calls) == 1 and calls[0][-1] == {"role": "user", "content": "I had a rough week at work."}
+    assert pieces and session.history[-1]["role"] == "assistant"
+    crisis = "I don't want to live anymore, I want to end my life."
+    assert detect_risk(crisis)
+    reply = "".join(session.send(crisis))
+    assert len(calls) == 1  # the model is not asked on a crisis turn
+    assert reply == crisis_reply() and addresses_safety(reply) and session.crisis_turns == 1
+    assert [m["role"] for m in session.history] == ["user", "assistant", "user", "assistant"]
