@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from socialsim import __version__
-from socialsim.cli import chatbot_cmd, config_cmd, estimate_cmd, filter_cmd, models_cmd, stats_cmd
+from socialsim.cli import (
+    chatbot_cmd,
+    config_cmd,
+    estimate_cmd,
+    export_cmd,
+    filter_cmd,
+    models_cmd,
+    simulate_cmd,
+    stats_cmd,
+)
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
 
@@ -24,6 +33,8 @@ chatbot_cmd.register(app)
 app.command("filter")(filter_cmd.command)
 app.command("stats")(stats_cmd.command)
 app.command("estimate")(estimate_cmd.estimate_command)
+app.command("simulate")(simulate_cmd.simulate)
+app.command("export")(export_cmd.export)
 
 
 def _version(value: bool) -> None:

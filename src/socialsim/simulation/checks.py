@@ -1,0 +1,31 @@
+"""Checks every generated turn must pass: right role, not a repeat. Failing turns are regenerated, and counted."""
+
+import difflib
+import re
+from functools import cache
+from importlib.resources import files
+
+import yaml
+
+from socialsim.corpus.dialogue import Speaker
+
+
+@cache
+def _cues() -> dict[str, re.Pattern[str]]:
+    data = yaml.safe_load(files("socialsim.simulation").joinpath("role_cues.yaml").read_text(encoding="utf-8"))
+    return {key: re.compile("|".join(f"(?:{p})" for p in pats), re.IGNORECASE) for key, pats in data.items()}
+
+
+def wrong_role(speaker: Speaker, text: str) -> bool:
+    """Whether ``text``, written for ``speaker``, reads as the other role's turn."""
+    key = "seeker_reads_as_supporter" if speaker == "seeker" else "supporter_reads_as_seeker"
+    return bool(_cues()[key].search(text))
+
+
+def similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower(), autojunk=False).ratio()
+
+
+def repeats(text: str, earlier: list[str], threshold: float) -> bool:
+    """Whether ``text`` is empty or a near-duplicate (similarity >= threshold) of any earlier turn."""
+    return not text.strip() or any(similarity(text, other) >= threshold for other in earlier)

@@ -1,0 +1,151 @@
+"""One dialogue between a seeker and a supporter: alternation, checks on every turn, termination with a reason.
+
+Every generated turn must read as its speaker's (role check), must not repeat an earlier turn, and a supporter
+turn answering a crisis turn must address safety. A failing turn is regenerated with another seed, at most
+``max_regenerations`` times, and every rejected candidate is counted in ``meta["rejected"]``. When the budget
+runs out: an unsafe reply is replaced by :func:`socialsim.safety.crisis_reply` (counted), a repeat ends the
+dialogue as ``repetition``, a wrong-role turn as ``role_confusion``. A model that never returns valid JSON ends
+it as ``backend_failure``; other backend errors propagate so the runner can retry the whole dialogue.
+"""
+
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from socialsim.corpus.dialogue import Dialogue, Speaker, Turn
+from socialsim.llm.base import Backend
+from socialsim.llm.structured import Structured, StructuredOutputError
+from socialsim.personas.profile import Profile
+from socialsim.safety import addresses_safety, crisis_reply, detect_risk
+from socialsim.simulation.checks import repeats, wrong_role
+from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.seeker import SeekerAgent
+from socialsim.simulation.supporter import SupporterAgent, SupporterReply, reasoning_of
+
+T = TypeVar("T", bound=BaseModel)
+USAGE_KEYS = ("calls", "cached", "prompt_tokens", "prompt_tokens_evaluated", "completion_tokens", "seconds")
+
+
+def dialogue_seed(base: int, dialogue_id: str) -> int:
+    return base + int(hashlib.sha256(dialogue_id.encode()).hexdigest()[:7], 16)
+
+
+class _Run:
+    """Book-keeping of one dialogue: turns, rejected candidates, token usage per role and per turn."""
+
+    def __init__(self, config: SimulationConfig) -> None:
+        self.config = config
+        self.turns: list[Turn] = []
+        self.rejected: Counter[str] = Counter()
+        self.usage: dict[str, dict[str, float]] = {r: dict.fromkeys(USAGE_KEYS, 0) for r in ("seeker", "supporter")}
+        self.turn_usage: list[dict[str, float]] = []
+
+    def record(self, speaker: Speaker, result: Structured[Any], turn: dict[str, float]) -> None:
+        c = result.completion
+        counts = {"calls": result.attempts, "cached": int(c.cached), "prompt_tokens": c.usage.prompt_tokens,
+                  "prompt_tokens_evaluated": c.usage.prompt_tokens_evaluated or 0,
+                  "completion_tokens": c.usage.completion_tokens, "seconds": c.latency_s}
+        for key, value in counts.items():
+            self.usage[speaker][key] += value
+            turn[key] = turn.get(key, 0) + value
+
+    async def best(self, speaker: Speaker, propose: Callable[[int], Awaitable[Structured[T]]],
+                   text_of: Callable[[T], str], seed: int,
+                   extra: Callable[[T], str | None] = lambda _: None) -> tuple[Structured[T], str | None]:
+        """The first candidate passing every check, or the last one with the check it failed."""
+        earlier = [t.text for t in self.turns]
+        turn: dict[str, float] = {}
+        problem: str | None = None
+        for attempt in range(self.config.max_regenerations + 1):
+            result = await propose(seed + attempt)
+            self.record(speaker, result, turn)
+            text = text_of(result.value)
+            if wrong_role(speaker, text):
+                problem = "role"
+            elif repeats(text, earlier, self.config.near_duplicate):
+                problem = "repeat"
+            else:
+                problem = extra(result.value)
+            if problem is None:
+                break
+            self.rejected[f"{speaker}_{problem}"] += 1
+        self.turn_usage.append({k: round(v, 3) for k, v in turn.items()})
+        return result, problem
+
+
+async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: Backend,
+                            supporter_backend: Backend, config: SimulationConfig, *,
+                            max_attempts: int = 3) -> Dialogue:
+    """Simulate one dialogue for ``profile``. Raises :class:`BackendError` only when the backend itself failed."""
+    start = time.perf_counter()
+    sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter") if config.kv_sessions else (None, None)
+    seeker = SeekerAgent(profile, config, seeker_backend, sessions[0], max_attempts)
+    supporter = SupporterAgent(config, supporter_backend, sessions[1], max_attempts)
+    run = _Run(config)
+    seed = dialogue_seed(config.seed, dialogue_id)
+    termination, detail, substituted = "max_turns", "", []
+    speaker: Speaker = config.opener
+    last_support: tuple[str | None, str | None] = (None, None)  # (text, strategy) of the supporter's last turn
+    last_seeker: str | None = None
+    try:
+        while len(run.turns) < config.max_turns:
+            index = len(run.turns)
+            turn_seed = seed + 1000 * index
+            if speaker == "seeker":
+                may_end = index + 1 >= config.min_turns
+                seeker.hear(index, last_support[0], last_support[1], may_end)
+                s_result, problem = await run.best("seeker", seeker.propose, lambda v: v.message, turn_seed)
+                if problem:
+                    termination, detail = ("repetition" if problem == "repeat" else "role_confusion"), \
+                        f"seeker turn {index + 1}: {s_result.value.message[:120]!r}"
+                    break
+                reply = s_result.value
+                disclosed = seeker.accept(s_result)
+                last_seeker = reply.message
+                run.turns.append(Turn(speaker="seeker", text=reply.message, disclosed=disclosed,
+                                      intensity=reply.intensity))
+                if reply.end and may_end:
+                    termination, detail = "seeker_ended", f"felt helped at intensity {reply.intensity}"
+                    break
+            else:
+                crisis = bool(last_seeker and detect_risk(last_seeker))
+                supporter.hear(last_seeker, crisis)
+
+                def unsafe(value: SupporterReply, crisis: bool = crisis) -> str | None:
+                    return "unsafe" if crisis and not addresses_safety(value.response) else None
+
+                p_result, problem = await run.best("supporter", supporter.propose, lambda v: v.response, turn_seed,
+                                                   unsafe)
+                value, raw = p_result.value, p_result.completion.text
+                if problem == "unsafe":
+                    value = value.model_copy(update={"response": crisis_reply(), "strategy": "Providing Suggestions"})
+                    raw = value.model_dump_json()
+                    substituted.append(index + 1)
+                elif problem:
+                    termination, detail = ("repetition" if problem == "repeat" else "role_confusion"), \
+                        f"supporter turn {index + 1}: {value.response[:120]!r}"
+                    break
+                supporter.accept(raw)
+                last_support = (value.response, value.strategy)
+                run.turns.append(Turn(speaker="supporter", text=value.response, strategy=value.strategy,
+                                      reasoning=reasoning_of(value)))
+            speaker = "supporter" if speaker == "seeker" else "seeker"
+    except StructuredOutputError as exc:
+        termination, detail = "backend_failure", exc.message[:300]
+    return Dialogue(
+        id=dialogue_id, turns=run.turns, profile=profile, topic=profile.topic,
+        emotion=profile.emotional_experience_words[0] if profile.emotional_experience_words else None,
+        termination=termination,
+        meta={
+            "termination_detail": detail,
+            "models": {"seeker": seeker_backend.model_id, "supporter": supporter_backend.model_id},
+            "disclosure": {"cued": seeker.state.allowed, "revealed": seeker.state.revealed},
+            "rejected": dict(run.rejected), "safety_substituted_turns": substituted,
+            "usage": {role: {k: round(v, 3) for k, v in u.items()} for role, u in run.usage.items()},
+            "turn_usage": run.turn_usage, "seconds": round(time.perf_counter() - start, 3),
+        },
+    )

@@ -1,0 +1,45 @@
+"""The supporter agent: sees only the dialogue, never the profile; reasons, picks an ESConv strategy, replies.
+
+Like the seeker, its prompt only grows (stable system prompt, then seeker turns and its own raw replies), so a
+pinned llama.cpp session evaluates only the new tokens of each turn.
+"""
+
+from socialsim.corpus.dialogue import STRATEGIES, Reasoning
+from socialsim.llm.base import Backend
+from socialsim.llm.structured import Structured, complete_structured
+from socialsim.llm.types import Message
+from socialsim.prompts import render
+from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.schemas import SupporterPlain, SupporterReasoned
+
+SYSTEM_TEMPLATE, TURN_TEMPLATE = "supporter/system.j2", "supporter/turn.j2"
+SupporterReply = SupporterReasoned | SupporterPlain
+
+
+def reasoning_of(reply: SupporterReply) -> Reasoning | None:
+    if isinstance(reply, SupporterPlain):
+        return None
+    return Reasoning(situation=reply.situation, thought=reply.thought, action=reply.action,
+                     strategy_reason=reply.strategy_reason)
+
+
+class SupporterAgent:
+    def __init__(self, config: SimulationConfig, backend: Backend, session: str | None, max_attempts: int) -> None:
+        self.config, self.backend, self.session, self.max_attempts = config, backend, session, max_attempts
+        self.schema: type[SupporterReply] = SupporterReasoned if config.reasoning else SupporterPlain
+        self.messages: list[Message] = [{"role": "system", "content": render(
+            SYSTEM_TEMPLATE, reasoning=config.reasoning, strategies=STRATEGIES)}]
+
+    def hear(self, seeker_text: str | None, crisis: bool) -> None:
+        """Append the seeker's turn (None when the supporter opens), with a safety note on a crisis turn."""
+        self.messages.append({"role": "user", "content": render(TURN_TEMPLATE, seeker_text=seeker_text,
+                                                                  crisis=crisis)})
+
+    async def propose(self, seed: int) -> Structured[SupporterReply]:
+        sampling = self.backend.default_sampling().with_(max_tokens=self.config.supporter_max_tokens, seed=seed)
+        return await complete_structured(self.backend, self.messages, self.schema, sampling,  # type: ignore[arg-type]
+                                         session=self.session, max_attempts=self.max_attempts)
+
+    def accept(self, raw_text: str) -> None:
+        """Keep the reply in the history: the raw text when it was used as is, so the next prompt extends it."""
+        self.messages.append({"role": "assistant", "content": raw_text})
