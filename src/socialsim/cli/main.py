@@ -8,12 +8,14 @@ import typer
 
 from socialsim import __version__
 from socialsim.cli import (
+    annotate_cmd,
     chatbot_cmd,
     config_cmd,
     estimate_cmd,
     export_cmd,
     filter_cmd,
     models_cmd,
+    serve_cmd,
     simulate_cmd,
     stats_cmd,
 )
@@ -29,6 +31,8 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(annotate_cmd.app, name="annotate")
 chatbot_cmd.register(app)
 app.command("filter")(filter_cmd.command)
 app.command("stats")(stats_cmd.command)

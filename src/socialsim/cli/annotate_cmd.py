@@ -1,0 +1,82 @@
+"""``socialsim annotate``: create human evaluation tasks and export their results without the browser."""
+
+from pathlib import Path
+
+import typer
+
+from socialsim.cli.serve_cmd import DEFAULT_DB
+from socialsim.errors import SocialsimError
+
+app = typer.Typer(help="Human evaluation tasks: create, list, export (annotators rate in `socialsim serve`).",
+                  no_args_is_help=True)
+
+DB_OPTION = typer.Option(DEFAULT_DB, "--db", help="SQLite file of tasks and ratings (the one `serve` uses).",
+                         dir_okay=False)
+
+
+@app.command("create")
+def create(
+    corpus: list[Path] = typer.Option(..., "--corpus", help="Corpus A; give --corpus twice for A/B pairs "
+                                      "(matched by topic, side randomised), once for single dialogues rated 1-5."),
+    items: int = typer.Option(20, "--items", "-n", min=1, max=500, help="Items (dialogues or pairs) to sample."),
+    name: str = typer.Option("evaluation", "--name", help="Task name shown to annotators."),
+    dimension: list[str] = typer.Option([], "--dimension", help="Rubric dimension to rate (repeatable; default: "
+                                        "all of the judge's)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample and of the A/B sides."),
+    db: Path = DB_OPTION,
+) -> None:
+    """Sample a task from one or two corpora and print its annotator link path."""
+    from socialsim.webapp.annotations import AnnotationStore
+    from socialsim.webapp.app import create_task_from_index
+    from socialsim.webapp.corpus_index import CorpusIndex
+    from socialsim.webapp.rubric import DIMENSIONS
+
+    if len(corpus) > 2:
+        raise SocialsimError("give one --corpus (single dialogues) or two (A/B pairs)")
+    index = CorpusIndex(list(corpus))
+    store = AnnotationStore(db)
+    task = create_task_from_index(store, index, name, 0, 1 if len(corpus) == 2 else None, items,
+                                  list(dimension) or list(DIMENSIONS), seed)
+    typer.echo(f"task {task.id}: {task.kind}, {task.items} items -> annotators open /annotate/{task.id}")
+
+
+@app.command("list")
+def list_tasks(db: Path = DB_OPTION) -> None:
+    """Every task with its annotators and how many items each rated."""
+    from socialsim.webapp.annotations import AnnotationStore
+
+    store = AnnotationStore(db)
+    for task in store.tasks():
+        who = ", ".join(f"{a} {n}/{task.items}" for a, n in store.annotators(task.id).items()) or "no ratings"
+        typer.echo(f"{task.id}  {task.kind:8}  {task.items:4} items  {task.name}  ({who})")
+
+
+@app.command("export")
+def export_task(
+    task_id: str = typer.Argument(..., help="Task id (see `socialsim annotate list`)."),
+    out: Path | None = typer.Option(None, "--out", help="Write here: .csv = one row per judgement, .json = "
+                                    "summary, agreement and judgements. Unset = print the JSON summary.",
+                                    dir_okay=False),
+    db: Path = DB_OPTION,
+) -> None:
+    """Export a task's ratings with per-dimension win rates (or means) and Krippendorff's alpha."""
+    import os
+
+    from socialsim.webapp.annotations import AnnotationStore
+    from socialsim.webapp.results import export, to_csv, to_json
+
+    if not db.is_file():
+        raise SocialsimError(f"no annotation database at {db}", "pass --db with the file `socialsim serve` used")
+    store = AnnotationStore(db)
+    if store.task(task_id) is None:
+        raise SocialsimError(f"no task {task_id!r} in {db}", "run `socialsim annotate list`")
+    result = export(store, task_id)
+    if out is None:
+        typer.echo(to_json({k: v for k, v in result.items() if k != "ratings"}))
+        return
+    text = to_csv(result) if out.suffix.lower() == ".csv" else to_json(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    typer.echo(f"wrote {len(result['ratings'])} judgements to {out}")

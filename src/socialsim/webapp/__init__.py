@@ -1,0 +1,8 @@
+"""Local web app: browse corpora, run human evaluations, chat with a chatbot (``socialsim serve``)."""
+
+from socialsim.webapp.annotations import AnnotationStore
+from socialsim.webapp.app import build, create_app, create_task_from_index
+from socialsim.webapp.corpus_index import CorpusIndex, Filters
+from socialsim.webapp.results import export
+
+__all__ = ["AnnotationStore", "CorpusIndex", "Filters", "build", "create_app", "create_task_from_index", "export"]

@@ -1,0 +1,75 @@
+"""Chat in the browser, with the same crisis safety net as the supporter and ``socialsim chat``.
+
+Replies come from a trained model (``--model``: a folder written by ``socialsim train``, a GGUF, a hub id), run
+with the chatbot package's generator, or else from the ``chatbot`` role backend of the config (the embedded
+model, or any OpenAI-compatible endpoint). The model is loaded on the first message, not at start-up.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from socialsim.chatbot.dataset import system_prompt
+from socialsim.config import SocialsimConfig
+from socialsim.errors import SocialsimError
+from socialsim.llm.roles import RoleBackends
+from socialsim.llm.types import ChatRequest, Message
+from socialsim.safety import crisis_reply, detect_risk
+
+MAX_HISTORY = 40  # messages kept from a conversation (the oldest are dropped)
+MAX_MESSAGE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    safety_net: bool  # True when the message showed crisis risk and got the crisis reply
+    model: str
+
+
+class ChatService:
+    def __init__(self, config: SocialsimConfig, model: str | None = None, state_dir: Path | None = None) -> None:
+        self.config, self.model_spec, self.state_dir = config, model, state_dir
+        self._local: Any = None
+        self._roles: RoleBackends | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def description(self) -> str:
+        if self.model_spec:
+            return f"trained model {Path(self.model_spec).name}"
+        settings = self.config.backend_for("chatbot")
+        return f"chatbot role: {settings.backend} {settings.model or 'embedded SmolLM2-135M'}"
+
+    async def _generate(self, messages: list[Message], session: str) -> tuple[str, str]:
+        if self.model_spec:
+            from socialsim.chatbot.engine import LocalChatbot
+            from socialsim.chatbot.model import resolve_model
+
+            async with self._lock:  # one load, one generation at a time (CPU)
+                if self._local is None:
+                    source = resolve_model(self.model_spec)
+                    self._local = await asyncio.to_thread(LocalChatbot.load, source, self.config.chatbot.generation)
+                (text, _), = await asyncio.to_thread(self._local.generate, [messages])
+                return text, self._local.source.name
+        if self._roles is None:
+            self._roles = RoleBackends(self.config, self.state_dir)
+        backend = self._roles.get("chatbot")
+        sampling = backend.default_sampling().with_(max_tokens=min(96, backend.config.max_tokens))
+        completion = await backend.complete(ChatRequest(messages=messages, sampling=sampling, session=session))
+        return completion.text.strip(), completion.model
+
+    async def reply(self, history: list[Message], session: str = "webchat") -> ChatReply:
+        """The chatbot's next reply to ``history`` (user/assistant messages, the last one from the user)."""
+        if not history or history[-1]["role"] != "user" or not history[-1]["content"].strip():
+            raise SocialsimError("the conversation must end with a non-empty user message")
+        if detect_risk(history[-1]["content"]):  # a crisis turn gets the vetted reply with resources, at once
+            return ChatReply(crisis_reply(), True, "safety net")
+        messages: list[Message] = [{"role": "system", "content": system_prompt()}, *history[-MAX_HISTORY:]]
+        text, model = await self._generate(messages, session)
+        return ChatReply(text, False, model)
+
+    async def aclose(self) -> None:
+        if self._roles is not None:
+            await self._roles.aclose()

@@ -1,0 +1,176 @@
+"""Results of a human evaluation task: per-dimension win rates or mean scores, inter-annotator agreement
+(Krippendorff's alpha from NLTK: interval distance for 1-5 scores, nominal for A/B/tie) and, where the
+dialogues carry LLM-judge scores, the judge's view of the same items side by side.
+"""
+
+import csv
+import io
+import json
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from statistics import mean
+from typing import Any
+
+from nltk.metrics.agreement import AnnotationTask
+from nltk.metrics.distance import binary_distance, interval_distance
+from scipy.stats import spearmanr
+
+from socialsim.corpus.dialogue import Dialogue
+from socialsim.webapp.annotations import AnnotationStore, Item, Rating, Task
+
+JudgeScores = Mapping[str, Mapping[str, float]]  # dialogue id -> dimension -> judge score (1-5)
+
+CSV_FIELDS = ("task_id", "task_name", "kind", "item_no", "annotator", "dimension", "value", "corpus_a",
+              "dialogue_a", "corpus_b", "dialogue_b", "left_side", "judge_a", "judge_b", "created_at")
+
+
+def judge_scores_of(dialogue: Dialogue) -> dict[str, float]:
+    """Judge scores recorded in a dialogue's metadata (``meta["judge"]["scores"]``), empty when none."""
+    judge = dialogue.meta.get("judge")
+    scores = judge.get("scores") if isinstance(judge, dict) else None
+    return {k: float(v) for k, v in (scores or {}).items() if isinstance(v, int | float)}
+
+
+def krippendorff_alpha(ratings: list[tuple[str, str, str]], level: str) -> float | None:
+    """Alpha over (annotator, item, value) triples of items rated by at least two annotators.
+
+    None when fewer than two such items exist or every value is the same (alpha is undefined then).
+    """
+    by_item: dict[str, set[str]] = defaultdict(set)
+    for annotator, item, _ in ratings:
+        by_item[item].add(annotator)
+    shared = {item for item, who in by_item.items() if len(who) >= 2}
+    data = [(a, i, float(v) if level == "interval" else v) for a, i, v in ratings if i in shared]
+    if len(shared) < 2 or len({v for _, _, v in data}) < 2:
+        return None
+    task = AnnotationTask(data=data, distance=interval_distance if level == "interval" else binary_distance)
+    return round(float(task.alpha()), 4)
+
+
+def _judge_for(item: Item, judge: JudgeScores | None) -> tuple[dict[str, float], dict[str, float]]:
+    """Judge scores of the item's A and B dialogues: from ``judge`` (by dialogue id) or their metadata."""
+    def one(d: Dialogue | None) -> dict[str, float]:
+        if d is None:
+            return {}
+        return dict(judge.get(d.id, {})) if judge is not None else judge_scores_of(d)
+    return one(item.a), one(item.b)
+
+
+def _pairwise_summary(ratings: list[Rating]) -> dict[str, Any]:
+    counts = {"A": 0, "B": 0, "tie": 0}
+    for r in ratings:
+        counts[r.value] += 1
+    n = sum(counts.values())
+
+    def rate(key: str) -> float | None:
+        return round(counts[key] / n, 4) if n else None
+
+    return {"judgements": n, "wins_A": counts["A"], "wins_B": counts["B"], "ties": counts["tie"],
+            "win_rate_A": rate("A"), "win_rate_B": rate("B"), "tie_rate": rate("tie")}
+
+
+def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
+    values = [int(r.value) for r in ratings]
+    if not values:
+        return {"judgements": 0, "mean": None, "sd": None}
+    m = mean(values)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return {"judgements": len(values), "mean": round(m, 4), "sd": round(sd, 4)}
+
+
+def _judge_comparison(task: Task, items: dict[int, Item], by_dim: dict[str, list[Rating]],
+                      judge: JudgeScores | None) -> dict[str, Any]:
+    """Per dimension: human vs judge on the items both rated."""
+    out: dict[str, Any] = {}
+    for dim in task.dimensions:
+        human: dict[int, list[float]] = defaultdict(list)
+        for r in by_dim[dim]:
+            if task.kind == "single":
+                human[r.item_no].append(float(r.value))
+            else:
+                human[r.item_no].append({"A": 1.0, "B": -1.0, "tie": 0.0}[r.value])
+        pairs = []
+        for item_no, values in human.items():
+            ja, jb = _judge_for(items[item_no], judge)
+            if dim not in ja or (task.kind == "pairwise" and dim not in jb):
+                continue
+            judged = ja[dim] if task.kind == "single" else float(math.copysign(1, ja[dim] - jb[dim])
+                                                                  if ja[dim] != jb[dim] else 0.0)
+            pairs.append((mean(values), judged))
+        if not pairs:
+            continue
+        entry: dict[str, Any] = {"items": len(pairs)}
+        if task.kind == "single":
+            entry["human_mean"] = round(mean(h for h, _ in pairs), 4)
+            entry["judge_mean"] = round(mean(j for _, j in pairs), 4)
+        else:  # share of items where the judge's preferred side matches the human majority's
+            entry["agreement"] = round(mean(float(math.copysign(1, h) == j if h else j == 0) for h, j in pairs), 4)
+        if len(pairs) >= 3 and len({h for h, _ in pairs}) > 1 and len({j for _, j in pairs}) > 1:
+            entry["spearman"] = round(float(spearmanr([h for h, _ in pairs], [j for _, j in pairs]).statistic), 4)
+        out[dim] = entry
+    return out
+
+
+def export(store: AnnotationStore, task_id: str, judge: JudgeScores | None = None) -> dict[str, Any]:
+    """A task's results: the task, every judgement, per-dimension summaries, agreement and judge comparison."""
+    task = store.task(task_id)
+    if task is None:
+        raise KeyError(task_id)
+    items = {i.item_no: i for i in store.items(task_id)}
+    ratings = store.ratings(task_id)
+    by_dim: dict[str, list[Rating]] = defaultdict(list)
+    for r in ratings:
+        by_dim[r.dimension].append(r)
+    level = "nominal" if task.kind == "pairwise" else "interval"
+    dimensions = {}
+    for dim in task.dimensions:
+        summary = _pairwise_summary(by_dim[dim]) if task.kind == "pairwise" else _single_summary(by_dim[dim])
+        triples = [(r.annotator, str(r.item_no), r.value) for r in by_dim[dim]]
+        multi = sum(1 for n in _annotators_per_item(by_dim[dim]).values() if n >= 2)
+        summary["agreement"] = {"krippendorff_alpha": krippendorff_alpha(triples, level), "level": level,
+                                "items_with_2plus_annotators": multi}
+        dimensions[dim] = summary
+    return {
+        "task": {"id": task.id, "name": task.name, "kind": task.kind, "corpus_a": task.corpus_a,
+                 "corpus_b": task.corpus_b, "items": task.items, "seed": task.seed, "created_at": task.created_at,
+                 "dimensions": list(task.dimensions)},
+        "annotators": store.annotators(task_id),
+        "dimensions": dimensions,
+        "judge_vs_human": _judge_comparison(task, items, by_dim, judge),
+        "ratings": [_row(task, items[r.item_no], r, judge) for r in ratings],
+    }
+
+
+def _annotators_per_item(ratings: list[Rating]) -> dict[int, int]:
+    who: dict[int, set[str]] = defaultdict(set)
+    for r in ratings:
+        who[r.item_no].add(r.annotator)
+    return {k: len(v) for k, v in who.items()}
+
+
+def _row(task: Task, item: Item, r: Rating, judge: JudgeScores | None) -> dict[str, Any]:
+    ja, jb = _judge_for(item, judge)
+    return {"task_id": task.id, "task_name": task.name, "kind": task.kind, "item_no": r.item_no,
+            "annotator": r.annotator, "dimension": r.dimension, "value": r.value, "corpus_a": task.corpus_a,
+            "dialogue_a": item.a.id, "corpus_b": task.corpus_b or "", "dialogue_b": item.b.id if item.b else "",
+            "left_side": item.left_side if item.b else "", "judge_a": ja.get(r.dimension, ""),
+            "judge_b": jb.get(r.dimension, ""), "created_at": r.created_at}
+
+
+def _cell(value: Any) -> Any:
+    """Neutralise text a spreadsheet would run as a formula (ids and names come from untrusted input)."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def to_csv(result: Mapping[str, Any]) -> str:
+    """The judgements of an export, one CSV row each."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in result["ratings"])
+    return buffer.getvalue()
+
+
+def to_json(result: Mapping[str, Any]) -> str:
+    return json.dumps(result, ensure_ascii=False, indent=2)

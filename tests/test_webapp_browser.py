@@ -1,0 +1,190 @@
+"""End to end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright): the real `socialsim serve`
+process, a user browsing a corpus, an annotator completing a task, a server restart, the export.
+"""
+
+import csv
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import free_port
+from webapp_data import synthetic_dialogue, write_corpus
+
+CHROMIUM = "/usr/bin/chromium"
+XSS = '<script>window.__pwned = 1</script> "><img src=x onerror="window.__pwned = 2">'
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+
+
+class Server:
+    """`socialsim serve` in a subprocess on a free port; restartable on the same database."""
+
+    def __init__(self, corpus: Path, db: Path, cache: Path) -> None:
+        self.corpus, self.db, self.cache, self.port = corpus, db, cache, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "socialsim", "--set", f"cache.path={self.cache}", "serve", "--corpus",
+             str(self.corpus), "--port", str(self.port), "--db", str(self.db)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "NO_COLOR": "1"})
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"socialsim serve exited: {self.proc.stdout.read()}")
+            try:
+                if httpx.get(self.url + "/", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("socialsim serve did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("webapp")
+    evil = synthetic_dialogue(777, random.Random(0))
+    evil.id = "evil-1"
+    evil.turns[0].text = XSS
+    evil.turns[1].reasoning.thought = '"><img src=y onerror="window.__pwned = 3">'
+    server = Server(write_corpus(tmp / "corpus.jsonl", 60, extra=[evil]), tmp / "ratings.sqlite",
+                    tmp / "llm_cache.sqlite")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    yield page
+    context.close()
+
+
+def test_browse_filter_page_and_open_a_dialogue(server, page):
+    page.goto(server.url + "/")
+    page.click("text=corpus.jsonl")
+    assert "61 matching" in page.inner_text("#count")
+    assert page.locator("#dialogues tr").count() == 26  # header + 25 rows
+    page.click("a[rel=next]")
+    assert "page 2 of 3" in page.inner_text("#count")
+    page.select_option("select[name=topic]", "problems with friends")
+    page.select_option("select[name=risk]", "yes")
+    page.click("button:has-text('Filter')")
+    ids = page.locator("#dialogues td:nth-child(2) a").all_inner_texts()
+    assert ids and all(int(i.split("-")[1]) % 10 == 3 for i in ids)  # every 10th (from 3) is flagged
+    page.fill("input[name=q]", "hurting myself")
+    page.click("button:has-text('Filter')")
+    assert page.locator("#dialogues td:nth-child(2) a").all_inner_texts() == ids  # the risky turn's words
+    page.click(f"text={ids[0]}")
+    assert page.inner_text("#dialogue-id") == ids[0]
+    assert "Seeker profile" in page.inner_text("aside.profile")
+    assert page.locator("aside.profile dd.disclosed").count() >= 1
+    assert page.locator("aside.profile svg polyline").count() == 1  # intensity over turns
+    assert page.locator(".turn.supporter .chip").count() == 10  # one strategy chip per supporter turn
+    assert page.locator(".turn.seeker .chip.risk").count() >= 1
+    reasoning = page.locator("details.reasoning").first
+    assert not reasoning.locator("dl").is_visible()  # collapsed until opened
+    reasoning.locator("summary").click()
+    assert reasoning.locator("dl").is_visible() and "Thought" in reasoning.inner_text()
+
+
+def test_script_and_attribute_injection_render_as_text(server, page):
+    page.goto(server.url + "/c/0/d/60")
+    first = page.locator(".turn .text").first.inner_text()
+    assert first == XSS  # shown verbatim, as text
+    page.locator("details.reasoning summary").first.click()
+    assert 'onerror="window.__pwned = 3"' in page.locator("details.reasoning").first.inner_text()
+    assert page.locator("#conversation img, #conversation script").count() == 0
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None and page.dialogs == []
+
+
+def _rate_current_item(page, choice: str) -> None:
+    for radio in page.locator(f"#rating input[type=radio][value='{choice}']").all():
+        radio.check()
+    page.dblclick("#submit")  # a double click must not store anything twice
+    page.wait_for_load_state()
+
+
+def test_annotation_task_survives_a_restart_and_exports(server, page):
+    page.goto(server.url + "/tasks")
+    page.fill("input[name=name]", "pilot")
+    page.select_option("select[name=corpus_b]", "0")
+    page.fill("input[name=items]", "2")
+    page.fill("input[name=seed]", "5")
+    for box in page.locator("input[name=dimensions]").all()[2:]:
+        box.uncheck()  # keep two dimensions: informativeness, understanding
+    page.click("button:has-text('Create task')")
+    link = page.get_attribute("#annotator-link", "href")
+    task_id = link.rstrip("/").rsplit("/", 1)[1]
+
+    page.goto(link)
+    page.fill("#annotator", "alice")
+    page.click("button:has-text('Start')")
+    assert "item 1 of 2" in page.inner_text("main")
+    _rate_current_item(page, "left")
+    assert "item 2 of 2" in page.inner_text("main")
+    _rate_current_item(page, "tie")
+    assert "All 2 items" in page.inner_text("#done")
+
+    server.stop()
+    server.start()  # same database file
+
+    page.goto(f"{server.url}/tasks/{task_id}")
+    assert "alice 2/2" in page.inner_text("main")
+    page.goto(f"{server.url}/annotate/{task_id}/0?annotator=alice")
+    assert page.is_checked("input[name='dim:informativeness'][value=left]")
+    page.goto(f"{server.url}/tasks/{task_id}")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert len(rows) == 4 and {r["annotator"] for r in rows} == {"alice"}
+    assert sorted(r["value"] for r in rows if r["item_no"] == "1") == ["tie", "tie"]
+    with page.expect_download() as download:
+        page.click("#export-json")
+    result = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert result["dimensions"]["informativeness"]["judgements"] == 2
+    assert result["dimensions"]["informativeness"]["ties"] == 1
+
+
+def test_chat_crisis_message_gets_the_safety_reply(server, page):
+    page.goto(server.url + "/chat")
+    page.fill("#message", "I have been thinking about ending my life")
+    page.click("#send")
+    reply = page.locator(".turn.supporter").last
+    reply.locator(".chip.risk").wait_for()
+    from socialsim.safety import crisis_reply
+
+    assert reply.locator(".text").inner_text() == crisis_reply()

@@ -1,0 +1,75 @@
+"""The corpus index: filters, paging and reads by seeking agree with reading the whole file."""
+
+import random
+
+import pytest
+
+from conftest import ESCONV
+from socialsim.corpus.readers import read_corpus
+from socialsim.errors import InputFileError
+from socialsim.webapp.corpus_index import CorpusIndex, Filters
+from webapp_data import synthetic_dialogue, write_corpus
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_corpus(tmp_path / "sim.jsonl", 60)
+
+
+def test_every_dialogue_read_by_seeking_equals_the_file(corpus):
+    index = CorpusIndex([corpus])
+    expected = list(read_corpus(corpus))
+    assert index.corpora[0].size == len(expected) == 60
+    assert [index.read(0, row) for row in range(60)] == expected
+    assert index.read(0, 60) is None and index.read(1, 0) is None
+
+
+def test_filters_match_a_brute_force_scan(corpus):
+    index = CorpusIndex([corpus])
+    dialogues = list(read_corpus(corpus))
+    page = index.page(0, Filters(topic="job crisis", strategy="Question", termination="max_turns"), per_page=100)
+    expected = [i for i, d in enumerate(dialogues) if d.topic == "job crisis" and d.termination == "max_turns"
+                and any(t.strategy == "Question" for t in d.turns)]
+    assert [r.row for r in page.rows] == expected and page.total == len(expected) > 0
+    risky = index.page(0, Filters(risk=True), per_page=100)
+    assert [r.row for r in risky.rows] == [i for i in range(60) if i % 10 == 3]
+    assert index.page(0, Filters(risk=False), per_page=100).total == 54
+
+
+def test_text_search_needs_every_word_and_ignores_fts_syntax(tmp_path):
+    special = synthetic_dialogue(999, random.Random(1))
+    special.turns[0].text = 'My cat "Biscuit" ran away AND NOT home* (again)'
+    path = write_corpus(tmp_path / "c.jsonl", 5, extra=[special])
+    index = CorpusIndex([path])
+    assert [r.id for r in index.page(0, Filters(text="biscuit ran")).rows] == ["sim-00999"]
+    assert index.page(0, Filters(text="biscuit zebra")).total == 0
+    assert index.page(0, Filters(text='"Biscuit" AND NOT home* (')).total == 1  # quoted word by word, no error
+
+
+def test_paging_covers_every_row_once(corpus):
+    index = CorpusIndex([corpus])
+    seen = []
+    for number in range(1, 4):
+        page = index.page(0, Filters(), page=number, per_page=25)
+        assert page.pages == 3
+        seen += [r.row for r in page.rows]
+    assert seen == list(range(60))
+    assert index.page(0, Filters(), page=99).rows == []
+
+
+def test_esconv_is_indexed_with_its_topics_and_strategies():
+    index = CorpusIndex([ESCONV / "test.jsonl"])
+    corpus = index.corpora[0]
+    assert corpus.size == 195 and corpus.format == "esconv"
+    assert len(corpus.facets["topic"]) >= 5
+    assert {s for s, _ in corpus.facets["strategy"]} >= {"Question", "Providing Suggestions"}
+
+
+def test_a_bad_line_names_file_and_line(tmp_path):
+    path = write_corpus(tmp_path / "bad.jsonl", 3)
+    with path.open("a") as handle:
+        handle.write("{not json\n")
+    with pytest.raises(InputFileError, match=r"bad.jsonl, line 4"):
+        CorpusIndex([path])
+    with pytest.raises(InputFileError, match="not found"):
+        CorpusIndex([tmp_path / "missing.jsonl"])

@@ -1,0 +1,59 @@
+"""Synthetic native corpora for the web app's tests and benchmark (generated text, no ESConv)."""
+
+import random
+from pathlib import Path
+
+from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning, Turn
+from socialsim.personas.profile import DISCLOSABLE_FIELDS, Personality, Profile, SourceRef
+
+TOPICS = ("job crisis", "breakup with partner", "academic pressure", "problems with friends", "ongoing depression")
+TERMINATIONS = ("seeker_ended", "max_turns", "repetition")
+WORDS = ("work", "exam", "friend", "tired", "sleep", "worried", "family", "manager", "deadline", "lonely", "party",
+         "message", "weekend", "money", "future", "stress", "talk", "walk", "plan", "hope", "time", "better")
+
+
+def _sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def synthetic_dialogue(i: int, rng: random.Random, turns: int = 20, risk: bool = False) -> Dialogue:
+    """A native dialogue with a profile, disclosure, intensity, reasoning and strategies (random words)."""
+    topic = TOPICS[i % len(TOPICS)]
+    profile = Profile(
+        id=f"p{i}", source=SourceRef(source="synthetic", record_id=str(i)), gender=rng.choice(["female", "male"]),
+        age=rng.randint(18, 70), occupation=rng.choice(["nurse", "student", "engineer", "teacher"]),
+        personality=Personality(openness="Openness", conscientiousness="Unconscientiousness",
+                                extraversion="Introversion", agreeableness="Agreeableness",
+                                neuroticism="Neuroticism"),
+        topic=topic, subtopic="general", situation=_sentence(rng, 12), event_time="last month",
+        event_location="at home", event_participants="my manager", event_description=_sentence(rng, 20),
+        emotional_experience_words=["anxious", "tired"], coped_strategies_and_effects=_sentence(rng, 10),
+        goals_and_expectations=_sentence(rng, 8), risk=["self_harm"] if risk else [])
+    out, intensity, disclosed = [], 4, []
+    for t in range(turns):
+        if t % 2 == 0:
+            if len(disclosed) < len(DISCLOSABLE_FIELDS) and rng.random() < 0.6:
+                disclosed.append(DISCLOSABLE_FIELDS[len(disclosed)])
+            intensity = max(1, min(5, intensity + rng.choice([-1, 0, 0, 1])))
+            text = _sentence(rng, rng.randint(10, 25))
+            if risk and t == 2:
+                text = "Sometimes I think about hurting myself. " + text
+            out.append(Turn(speaker="seeker", text=text, disclosed=list(disclosed), intensity=intensity))
+        else:
+            strategy = STRATEGIES[(i + t) % len(STRATEGIES)]
+            out.append(Turn(speaker="supporter", text=_sentence(rng, rng.randint(12, 28)), strategy=strategy,
+                            reasoning=Reasoning(situation=_sentence(rng, 8), thought=_sentence(rng, 8),
+                                                action=_sentence(rng, 6), strategy_reason=_sentence(rng, 6))))
+    return Dialogue(id=f"sim-{i:05d}", turns=out, profile=profile, topic=topic,
+                    termination=TERMINATIONS[i % len(TERMINATIONS)], meta={"models": {"seeker": "synthetic"}})
+
+
+def write_corpus(path: Path, n: int, seed: int = 0, extra: list[Dialogue] | None = None) -> Path:
+    """Write ``n`` synthetic dialogues (every 10th flagged for risk) plus ``extra`` as native JSONL."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            handle.write(synthetic_dialogue(i, rng, risk=i % 10 == 3).model_dump_json() + "\n")
+        for dialogue in extra or []:
+            handle.write(dialogue.model_dump_json() + "\n")
+    return path
