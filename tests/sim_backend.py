@@ -1,11 +1,13 @@
 """A test-only scripted backend that plays both dialogue roles (orchestration tests only, never a user option).
 
-Registered with ``register_backend("sim-script", SimScript)``. ``llm.model`` tunes it: ``"delay=0.01"`` sleeps per
-call, ``"die=K"`` raises a BackendError from the K-th call on (a backend that dies mid-run).
+Registered with ``register_backend("sim-script", SimScript)``. ``llm.model = "delay=0.01"`` sleeps per call; the
+environment variable ``SIM_SCRIPT_DIE=K`` makes it raise a BackendError from the K-th call on (a backend that dies
+mid-run, without changing the run's configuration).
 """
 
 import asyncio
 import json
+import os
 
 from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
@@ -52,7 +54,7 @@ class SimScript(Backend):
         super().__init__(config, stats)
         options = dict(part.split("=") for part in (config.model or "").split(",") if "=" in part)
         self.delay = float(options.get("delay", 0))
-        self.die = int(options.get("die", 0))
+        self.die = int(os.environ.get("SIM_SCRIPT_DIE", 0))
         self.calls = 0
 
     @property

@@ -33,7 +33,8 @@ def make_profile(i: int = 0, **changes) -> Profile:
     return Profile.model_validate({**data, **changes})
 
 
-def run(backend, config=SimulationConfig(max_turns=6, min_turns=2), profile=None, dialogue_id="d1"):
+def run(backend, config=None, profile=None, dialogue_id="d1"):
+    config = config or SimulationConfig(max_turns=6, min_turns=2)
     return asyncio.run(simulate_dialogue(profile or make_profile(), dialogue_id, backend, backend, config))
 
 
