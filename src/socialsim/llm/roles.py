@@ -28,11 +28,11 @@ class RoleBackends:
         key = settings.model_dump_json()
         if key not in self._backends:
             backend = create_backend(settings, self.stats)
-            self._backends[key] = CachedBackend(backend, self.cache) if self.cache else backend
+            self._backends[key] = CachedBackend(backend, self.cache) if self.cache is not None else backend
         return self._backends[key]
 
     async def aclose(self) -> None:
         for backend in self._backends.values():
             await backend.aclose()
-        if self.cache:
+        if self.cache is not None:
             self.cache.close()
