@@ -1,0 +1,120 @@
+"""Simulator throughput on the embedded model, side by side in one run (the machine is shared and noisy).
+
+(a) raw llama.cpp decode tokens/s of the embedded model (plain prompt, no grammar);
+(b) the simulator's end-to-end generated tokens/s on N-turn dialogues, each role pinned to its own KV cache;
+(c) the same with KV reuse off (one shared context, the whole history re-evaluated on every call, as peers do);
+plus prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
+disclosure curve (mean fraction of the 8 disclosable profile fields revealed by seeker turn k).
+
+    .venv/bin/python benchmarks/bench_simulation.py [--dialogues 1] [--turns 20] [--long 40] [--out FILE]
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+
+from llama_cpp import Llama
+
+from socialsim.corpus.dialogue import STRATEGIES, Dialogue
+from socialsim.llm.config import BackendConfig
+from socialsim.llm.embedded import embedded_model_path
+from socialsim.llm.llamacpp import LlamaCppBackend
+from socialsim.personas.bank import read_bank
+from socialsim.personas.profile import DISCLOSABLE_FIELDS
+from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.engine import simulate_dialogue
+
+PROFILES = Path(__file__).parent / "data" / "bench_profiles.jsonl"
+
+
+def raw_decode(n_threads: int, tokens: int = 200, repeats: int = 2) -> float:
+    llm = Llama(model_path=str(embedded_model_path()), n_ctx=1024, n_threads=n_threads,
+                n_threads_batch=n_threads, verbose=False)
+    rates = []
+    for seed in range(repeats):
+        llm.reset()
+        start = time.perf_counter()
+        out = llm.create_completion("Write a long story about a lighthouse keeper.", max_tokens=tokens,
+                                    temperature=0.7, seed=seed)
+        rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: str) -> tuple[list[Dialogue], dict]:
+    backend = LlamaCppBackend(BackendConfig(n_threads=n_threads, n_ctx=8192, max_sessions=4))
+    config = SimulationConfig(max_turns=turns, min_turns=turns, kv_sessions=kv)
+    profiles = read_bank(PROFILES)
+    start = time.perf_counter()
+    done = [await simulate_dialogue(profiles[i % len(profiles)], f"{tag}-{i}", backend, backend, config)
+            for i in range(dialogues)]
+    seconds = time.perf_counter() - start
+    s = backend.stats
+    return done, {"dialogues": dialogues, "turns": sum(len(d.turns) for d in done), "seconds": round(seconds, 1),
+                  "completion_tokens": s.completion_tokens, "prompt_tokens": s.prompt_tokens,
+                  "prompt_tokens_evaluated": s.prompt_tokens_evaluated,
+                  "tokens_per_s": round(s.completion_tokens / seconds, 1),
+                  "terminations": [d.termination for d in done]}
+
+
+def growth(dialogue: Dialogue, marks: list[int]) -> list[dict]:
+    rows, evaluated, total = [], 0, 0
+    for k, usage in enumerate(dialogue.meta["turn_usage"], start=1):
+        evaluated += usage["prompt_tokens_evaluated"]
+        total += usage["prompt_tokens"]
+        if k in marks:
+            rows.append({"turns": k, "evaluated_with_kv": evaluated, "prompt_tokens_sent": total})
+    return rows
+
+
+def disclosure_curve(dialogues: list[Dialogue]) -> list[float]:
+    curves = [[len(t.disclosed or []) / len(DISCLOSABLE_FIELDS) for t in d.by("seeker")] for d in dialogues]
+    longest = max(len(c) for c in curves)
+    return [round(statistics.mean(c[min(k, len(c) - 1)] for c in curves), 3) for k in range(longest)]
+
+
+def quality(dialogues: list[Dialogue]) -> dict:
+    supporter = [t for d in dialogues for t in d.by("supporter")]
+    complete = [t for t in supporter if t.strategy in STRATEGIES and t.reasoning and all(
+        (t.reasoning.situation, t.reasoning.thought, t.reasoning.action, t.reasoning.strategy_reason))]
+    rejected: dict[str, int] = {}
+    for d in dialogues:
+        for key, value in d.meta["rejected"].items():
+            rejected[key] = rejected.get(key, 0) + value
+    return {"supporter_turns": len(supporter), "with_all_reasoning_and_valid_strategy": len(complete),
+            "rejected_candidates": rejected}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dialogues", type=int, default=1, help="dialogues per mode for (b) and (c)")
+    parser.add_argument("--turns", type=int, default=20, help="utterances per dialogue for (b) and (c)")
+    parser.add_argument("--long", type=int, default=40, help="utterances of the growth dialogue")
+    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    parser.add_argument("--out", type=Path, default=Path("reports/bench_simulation.json"))
+    args = parser.parse_args()
+
+    a = raw_decode(args.threads)
+    print(f"(a) raw decode: {a:.1f} tok/s", flush=True)
+    kv_dialogues, b = asyncio.run(simulate(args.turns, args.dialogues, True, args.threads, "kv"))
+    print(f"(b) simulator, KV reuse: {b}", flush=True)
+    _, c = asyncio.run(simulate(args.turns, args.dialogues, False, args.threads, "nokv"))
+    print(f"(c) simulator, no KV reuse: {c}", flush=True)
+    long_dialogues, long_stats = asyncio.run(simulate(args.long, 1, True, args.threads, "long"))
+    marks = [m for m in (5, 10, 20, 30, 40, args.long) if m <= len(long_dialogues[0].turns)]
+    result = {
+        "threads": args.threads, "a_raw_decode_tok_s": round(a, 1), "b_kv": b, "c_no_kv": c,
+        "b_over_a": round(b["tokens_per_s"] / a, 2), "b_over_c": round(b["tokens_per_s"] / c["tokens_per_s"], 2),
+        "growth": growth(long_dialogues[0], sorted(set(marks))), "long_dialogue": long_stats,
+        "disclosure_curve": disclosure_curve(kv_dialogues + long_dialogues),
+        "quality": quality(kv_dialogues + long_dialogues),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
