@@ -118,7 +118,7 @@ def test_filter_cli_writes_kept_corpus_and_drop_table(tmp_path):
     result = CliRunner().invoke(app, ["filter", str(source), str(target)])
     assert result.exit_code == 0, result.output
     assert [d.id for d in read_corpus(target)] == ["good"]
-    assert "kept** | **1 / 9 (11.1%)" in result.output
+    assert "| kept | 1 / 9 (11.1%) |" in result.output
     drops = [json.loads(line) for line in (tmp_path / "kept.drops.jsonl").read_text().splitlines()]
     assert len(drops) == 8 and all(d["reasons"][d["rule"]] for d in drops)
     assert "| too_few_turns | 1 |" in (tmp_path / "kept.filter.md").read_text()

@@ -14,7 +14,9 @@ from socialsim.cli import (
     estimate_cmd,
     export_cmd,
     filter_cmd,
+    judge_cmd,
     models_cmd,
+    report_cmd,
     serve_cmd,
     simulate_cmd,
     stats_cmd,
@@ -36,6 +38,8 @@ app.add_typer(annotate_cmd.app, name="annotate")
 chatbot_cmd.register(app)
 app.command("filter")(filter_cmd.command)
 app.command("stats")(stats_cmd.command)
+app.command("judge")(judge_cmd.command)
+app.command("report")(report_cmd.command)
 app.command("estimate")(estimate_cmd.estimate_command)
 app.command("simulate")(simulate_cmd.simulate)
 app.command("export")(export_cmd.export)

@@ -19,7 +19,8 @@ from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import FILTER_RULES, FilterConfig
-from socialsim.evaluation.outputs import write_atomic, write_jsonl_atomic
+from socialsim.evaluation.outputs import csv_text, write_atomic, write_jsonl_atomic
+from socialsim.evaluation.stats import markdown_table
 from socialsim.metrics.distinct import ngrams
 from socialsim.metrics.tokenize import tokens
 from socialsim.safety import addresses_safety, detect_risk
@@ -213,12 +214,16 @@ class FilterReport:
         flagged = Counter(r for v in self.verdicts for r in v.reasons)
         return [(rule, first[rule], flagged[rule]) for rule in self.rules]
 
-    def markdown(self) -> str:
+    def rows(self) -> list[list[str]]:
+        """Header, one row per rule, and the kept row: the table printed, written and shown in the report."""
         n = len(self.verdicts)
-        lines = ["| rule | dropped | failed (any order) |", "|---|---:|---:|"]
-        lines += [f"| {rule} | {first} | {anyway} |" for rule, first, anyway in self.table()]
-        lines.append(f"| **kept** | **{len(self.kept)} / {n} ({100 * self.retention:.1f}%)** | |")
-        return "\n".join(lines)
+        rows = [["rule", "dropped", "failed (any order)"]]
+        rows += [[rule, str(first), str(anyway)] for rule, first, anyway in self.table()]
+        rows.append(["kept", f"{len(self.kept)} / {n} ({100 * self.retention:.1f}%)", ""])
+        return rows
+
+    def markdown(self) -> str:
+        return markdown_table(self.rows())
 
 
 def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = None) -> FilterReport:
@@ -254,8 +259,14 @@ def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None
              for v in report.verdicts if not v.kept)
     write_jsonl_atomic(drops_path(target), drops)
     write_atomic(target.with_suffix(".filter.md"), f"Filtered {source}\n\n{report.markdown()}\n")
+    write_atomic(filter_table_path(target), csv_text(report.rows()))
     return report
 
 
 def drops_path(target: str | Path) -> Path:
     return Path(target).with_suffix(".drops.jsonl")
+
+
+def filter_table_path(target: str | Path) -> Path:
+    """Where ``filter_file`` leaves the table of drops (CSV), so a report on the kept corpus can show it."""
+    return Path(target).with_suffix(".filter.csv")

@@ -288,3 +288,34 @@ def pair_summary(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         dims[d] = {o: wilson(outcomes.count(o), len(outcomes)) for o in ("win", "tie", "loss")}
         dims[d]["consistent"] = wilson(sum(r["consistent"][d] for r in ok), len(ok))
     return {"dimensions": dims, "pairs": len(ok), "failed": len(records) - len(ok)}
+
+
+def score_rows(summaries: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Mean judge score [95% bootstrap interval] per dimension, one column per corpus."""
+    names = list(summaries)
+    rows = [["judge score (1-5)", *names]]
+    for d in DIMENSIONS:
+        rows.append([d, *[str(summaries[n]["dimensions"][d]) for n in names]])
+    rows.append(["overall (mean of dimensions)", *[str(summaries[n]["overall"]) for n in names]])
+    rows.append(["dialogues judged / failed", *[f"{summaries[n]['judged']} / {summaries[n]['failed']}"
+                                                for n in names]])
+    rows.append(["transcripts shortened", *[str(summaries[n]["truncated"]) for n in names]])
+    return rows
+
+
+def pair_rows(summary: dict[str, Any], x: str, y: str) -> list[list[str]]:
+    rows = [[f"{x} vs {y}", "win", "tie", "loss", "same verdict both orders"]]
+    for d in PAIR_DIMENSIONS:
+        s = summary["dimensions"][d]
+        rows.append([d, *[str(s[k]) for k in ("win", "tie", "loss", "consistent")]])
+    return rows
+
+
+async def judge_corpora(judge: Judge, corpora: dict[str, Sequence[Dialogue]], n: int | None, progress: bool = True
+                        ) -> dict[str, dict[str, Any]]:
+    """Score a random sample of ``n`` dialogues (all when None) of each corpus; summaries by corpus name."""
+    summaries = {}
+    for name, dialogues in corpora.items():
+        records = await judge.score(sample(dialogues, n), progress)
+        summaries[name] = score_summary(records, judge.cfg.bootstrap)
+    return summaries

@@ -1,5 +1,7 @@
 """Writing outputs so nothing finished is lost: whole files atomically, results append-only with fsync."""
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -38,3 +40,9 @@ def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def csv_text(rows: Iterable[Iterable[object]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()

@@ -1,0 +1,61 @@
+"""``socialsim judge CORPUS``: LLM-judge scores per dialogue, or ``--pairwise OTHER`` comparison."""
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from socialsim.cli.state import STATE
+from socialsim.corpus.readers import read_corpus
+from socialsim.evaluation.judge import Judge, judge_corpora, match_by_topic, pair_rows, pair_summary, sample, score_rows
+from socialsim.evaluation.stats import corpus_names, text_table
+from socialsim.llm.roles import RoleBackends
+
+
+def command(
+    corpus: Path = typer.Argument(..., help="Corpus to judge (JSONL in any supported format)."),
+    out: Path = typer.Option(Path("runs/judge"), "--out", help="Folder for judgements.jsonl (append-only, resumed "
+                             "on the next run) and the LLM request cache."),
+    pairwise: Path | None = typer.Option(None, "--pairwise", help="Compare with this corpus instead: dialogue "
+                                         "pairs matched by topic, each judged in both orders."),
+    any_topic: bool = typer.Option(False, "--any-topic", help="Pairwise: also pair dialogues whose topic has no "
+                                   "match."),
+    n: int | None = typer.Option(None, "--sample", "-n", help="Judge this many dialogues (or pairs) drawn at random "
+                                 "with a fixed seed (default: all)."),
+    format: str = typer.Option("auto", "--format", help="Input format (auto = detected)."),
+    model: str | None = typer.Option(None, help="Judge model (GGUF path or server model name)."),
+    backend: str | None = typer.Option(None, help="Judge backend: llamacpp or openai."),
+    base_url: str | None = typer.Option(None, help="Judge server URL (openai backend)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Score dialogues 1-5 on eight rubric dimensions with justifications, or compare two corpora pairwise."""
+    loaded = STATE.load(**{"roles.judge.model": model, "roles.judge.backend": backend,
+                           "roles.judge.base_url": base_url})
+    config = loaded.config
+    roles = RoleBackends(config, out)
+    judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judgements.jsonl",
+                  config.structured.max_attempts)
+    typer.echo(f"judge: {judge.backend.describe()}; results -> {out / 'judgements.jsonl'}", err=True)
+
+    async def run() -> None:
+        try:
+            if pairwise is None:
+                [name] = corpus_names([corpus])
+                summaries = await judge_corpora(judge, {name: list(read_corpus(corpus, format))}, n, progress)
+                typer.echo(text_table(score_rows(summaries)))
+            else:
+                x_name, y_name = corpus_names([corpus, pairwise])
+                pairs, unmatched = match_by_topic(list(read_corpus(corpus, format)),
+                                                  list(read_corpus(pairwise, format)), any_topic)
+                pairs = [p for p in pairs if p[0] in set(sample([x for x, _ in pairs], n))]
+                records = await judge.compare(pairs, progress)
+                summary = pair_summary(records)
+                typer.echo(text_table(pair_rows(summary, x_name, y_name)))
+                typer.echo(f"pairs judged {summary['pairs']}, failed {summary['failed']}, dialogues of {x_name} "
+                           f"without a topic match {unmatched}; win = {x_name} better in both orders, "
+                           "intervals: Wilson 95%")
+        finally:
+            await roles.aclose()
+        typer.echo(roles.stats.summary(), err=True)
+
+    asyncio.run(run())

@@ -1,0 +1,210 @@
+"""The corpus report: one self-contained HTML page (plots embedded as base64 PNG, inline CSS, no scripts, opens
+offline) plus the same tables as Markdown and CSV, for one corpus or several side by side."""
+
+import base64
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+from matplotlib.figure import Figure
+
+from socialsim import __version__
+from socialsim.corpus.dialogue import STRATEGIES, Dialogue
+from socialsim.corpus.readers import merge_consecutive
+from socialsim.evaluation.judge import DIMENSIONS, score_rows
+from socialsim.evaluation.outputs import csv_text, write_atomic
+from socialsim.evaluation.stats import (
+    TOKENIZER_NOTE,
+    CorpusStats,
+    corpus_stats,
+    markdown_table,
+    strategy_rows,
+    summary_rows,
+    topic_rows,
+)
+
+COLORS = ("#2f6db5", "#e07b39", "#3a9a5b", "#b5443b", "#7a5cb5")
+
+
+@dataclass
+class Plot:
+    key: str
+    title: str
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode()
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def _bars(ax: Any, labels: Sequence[str], series: dict[str, Sequence[float]], horizontal: bool = False,
+          errors: dict[str, Sequence[tuple[float, float]]] | None = None) -> None:
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        pos = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
+        err = None
+        if errors and name in errors:
+            err = [[v - lo for v, (lo, _) in zip(values, errors[name], strict=True)],
+                   [hi - v for v, (_, hi) in zip(values, errors[name], strict=True)]]
+        if horizontal:
+            ax.barh(pos, values, height=width, label=name, color=COLORS[i % len(COLORS)], xerr=err, capsize=3)
+        else:
+            ax.bar(pos, values, width=width, label=name, color=COLORS[i % len(COLORS)], yerr=err, capsize=3)
+    if horizontal:
+        ax.set_yticks(range(len(labels)), labels)
+        ax.invert_yaxis()
+    else:
+        ax.set_xticks(range(len(labels)), labels)
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(axis="x" if horizontal else "y", alpha=0.3)
+
+
+def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) -> list[Plot]:
+    out = []
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
+    _bars(ax, STRATEGIES, {s.name: [100 * s.strategy_shares()[k] for k in STRATEGIES] for s in stats},
+          horizontal=True)
+    ax.set_xlabel("% of supporter utterances")
+    out.append(Plot("strategies", "Strategy distribution", "Share of supporter utterances per ESConv strategy "
+                      "(utterances without a strategy are left out of the bars, see the table).", _png(fig)))
+
+    fig = Figure(figsize=(11, 3.4))
+    axes = fig.subplots(1, 3)
+    top = max(max(s.turns, default=1) for s in stats)
+    for i, s in enumerate(stats):
+        axes[0].hist(s.turns, bins=range(0, top + 3, 2), histtype="step", density=True, linewidth=1.8,
+                     color=COLORS[i % len(COLORS)], label=s.name)
+        for ax, role in zip(axes[1:], ("seeker", "supporter"), strict=True):
+            ax.hist([min(x, 60) for x in s.lengths[role]], bins=range(0, 62, 3), histtype="step", density=True,
+                    linewidth=1.8, color=COLORS[i % len(COLORS)], label=s.name)
+    for ax, title in zip(axes, ("speaker turns per dialogue", "words per seeker utterance",
+                                "words per supporter utterance"), strict=True):
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("density")
+        ax.grid(alpha=0.3)
+    axes[0].legend(frameon=False, fontsize=8)
+    out.append(Plot("lengths", "Dialogue and utterance lengths", "Normalised histograms (each corpus sums to "
+                      "1); utterances longer than 60 words are counted in the last bin.", _png(fig)))
+
+    fig = Figure(figsize=(10, 3.4))
+    labels = ["Distinct-1", "Distinct-2", "Distinct-3"]
+    for ax, (title, attr) in zip(fig.subplots(1, 2), (("all utterances", "distinct"),
+                                                     ("supporter utterances", "distinct_supporter")), strict=True):
+        _bars(ax, labels, {s.name: [getattr(s, attr)[n] for n in (1, 2, 3)] for s in stats})
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("unique / all n-grams x100")
+    out.append(Plot("distinct", "Lexical diversity (Distinct-n)", "Corpus-level Distinct-n on lower-cased "
+                    "Treebank tokens. It falls as a corpus grows, so compare corpora of similar size.", _png(fig)))
+
+    if any(s.disclosure for s in stats):
+        fig = Figure(figsize=(7, 3.4))
+        ax = fig.subplots()
+        for i, s in enumerate(stats):
+            if s.disclosure:
+                ax.plot(list(s.disclosure), list(s.disclosure.values()), marker="o", color=COLORS[i % len(COLORS)],
+                        label=s.name)
+        ax.set(xlabel="seeker turn", ylabel="profile fields disclosed")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+        out.append(Plot("disclosure", "Disclosure curve", "Mean number of profile fields the seeker has disclosed "
+                          "by each of its turns (points averaged over at least 3 dialogues).", _png(fig)))
+
+    if any(s.intensity or s.intensity_start_end for s in stats):
+        fig = Figure(figsize=(7, 3.4))
+        ax = fig.subplots()
+        last = max([max(s.intensity, default=1) for s in stats] + [8])
+        for i, s in enumerate(stats):
+            color = COLORS[i % len(COLORS)]
+            if s.intensity:
+                ax.plot(list(s.intensity), list(s.intensity.values()), marker="o", color=color, label=s.name)
+            elif s.intensity_start_end:
+                ax.plot([1, last], list(s.intensity_start_end), linestyle="--", marker="s", color=color,
+                        label=f"{s.name} (start and end survey only)")
+        ax.set(xlabel="seeker turn", ylabel="emotion intensity (1-5)", ylim=(1, 5))
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+        out.append(Plot("intensity", "Emotion-intensity trajectory", "Mean seeker emotion intensity per seeker "
+                          "turn; ESConv only records it before and after the conversation (dashed).", _png(fig)))
+
+    if judged:
+        fig = Figure(figsize=(9, 3.6))
+        ax = fig.subplots()
+        dims = [*DIMENSIONS, "overall"]
+
+        def cell(summary: dict[str, Any], d: str) -> Any:
+            return summary["overall"] if d == "overall" else summary["dimensions"][d]
+
+        _bars(ax, [d.replace("_", "\n") for d in dims],
+              {n: [cell(s, d).value for d in dims] for n, s in judged.items()},
+              errors={n: [(cell(s, d).low, cell(s, d).high) for d in dims] for n, s in judged.items()})
+        ax.set(ylabel="mean score (1-5)", ylim=(1, 5.3))
+        ax.tick_params(axis="x", labelsize=8)
+        out.append(Plot("judge", "LLM-judge scores", "Mean 1-5 score per rubric dimension with 95% bootstrap "
+                          "intervals over the judged dialogues.", _png(fig)))
+    return out
+
+
+def _excerpt(dialogues: Sequence[Dialogue], turns: int = 8) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """(dialogue id, [(speaker, strategy, text, reasoning)]) of the first dialogue's opening turns."""
+    if not dialogues:
+        return "", []
+    d = merge_consecutive(dialogues[0])
+    return d.id, [(t.speaker, t.strategy or "", t.text, t.reasoning.as_text() if t.reasoning else "")
+                  for t in d.turns[:turns]]
+
+
+def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
+                 sources: dict[str, str] | None = None, judged: dict[str, dict[str, Any]] | None = None,
+                 judge_model: str | None = None, filter_tables: dict[str, list[list[str]]] | None = None,
+                 title: str = "Corpus report") -> Path:
+    """Write report.html, report.md, the tables as CSV and the plots as PNG into ``out_dir``; return the page."""
+    out = Path(out_dir)
+    stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
+    tables = {"summary": summary_rows(stats), "strategies": strategy_rows(stats), "topics": topic_rows(stats)}
+    if judged:
+        tables["judge"] = score_rows(judged)
+    figs = figures(stats, judged)
+    for name, rows in tables.items():
+        write_atomic(out / f"{name}.csv", csv_text(rows))
+    for fig in figs:
+        write_atomic(out / f"{fig.key}.png", fig.png)
+    context = {
+        "title": title, "version": __version__, "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
+        "tables": tables, "figures": figs, "tokenizer": TOKENIZER_NOTE, "judge_model": judge_model,
+        "filters": filter_tables or {},
+        "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items()},
+    }
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    page = env.from_string(files("socialsim.evaluation").joinpath("report.html.j2").read_text("utf-8"))
+    write_atomic(out / "report.html", page.render(**context))
+    write_atomic(out / "report.md", _markdown(context))
+    return out / "report.html"
+
+
+def _markdown(ctx: dict[str, Any]) -> str:
+    parts = [f"# {ctx['title']}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
+    parts += [f"- **{name}**: {n:,} dialogues {f'({src})' if src else ''}" for name, src, n in ctx["corpora"]]
+    headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
+                "judge": f"LLM-judge scores (model: {ctx['judge_model']})"}
+    for key, rows in ctx["tables"].items():
+        parts += ["", f"## {headings[key]}", "", markdown_table(rows)]
+    for name, rows in ctx["filters"].items():
+        parts += ["", f"## Filtering: {name}", "", markdown_table(rows)]
+    parts += ["", "## Plots", ""] + [f"![{f.title}]({f.key}.png)" for f in ctx["figures"]]
+    parts += ["", f"_{ctx['tokenizer']}_", ""]
+    return "\n".join(parts)
