@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
-	$(BIN)/socialsim models check
+	$(BIN)/socialsim simulate -n 3 --max-turns 8 --min-turns 6 --out runs/main
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -148,16 +148,21 @@ run_simulation({out!r}, 20, personas={bank!r}, config=config(model="delay=0.03")
 """
 
 
+def _lock_held(out: Path) -> bool:
+    if not (out / ".lock").exists():
+        return False
+    with (out / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
 def _wait_until_simulating(proc: subprocess.Popen, out: Path) -> None:
     """Until the child holds the run folder's lock (it is past start-up and simulating)."""
-    while proc.poll() is None:
-        if (out / ".lock").exists():
-            with (out / ".lock").open("a") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-                except BlockingIOError:
-                    return
+    while proc.poll() is None and not _lock_held(out):
         time.sleep(0.01)
 
 
@@ -183,6 +188,23 @@ def test_kill_9_at_random_moments_then_resume_gives_exactly_20_valid_dialogues(t
     assert len(dialogues) == 20 and len({d.id for d in dialogues}) == 20
     assert all(len(d.turns) == 6 and d.termination == "max_turns" for d in dialogues)
     assert counts == sorted(counts) and any(0 < c < 20 for c in counts), counts  # killed mid-run, never lost
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_dialogues(tmp_path):
+    bank = write_bank(tmp_path / "bank.jsonl", 7)
+    out = tmp_path / "run"
+    script = CRASH_SCRIPT.format(tests=str(HERE), out=str(out), bank=str(bank))
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    _wait_until_simulating(proc, out)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in stderr
+    raw = (out / "dialogues.jsonl").read_bytes()
+    assert raw == b"" or raw.endswith(b"\n")  # only whole dialogues
+    finished = len(raw.splitlines())
+    assert finished < 20
+    assert not _lock_held(out)  # the folder is released
 
 
 def test_exports_read_back_as_the_same_dialogues(tmp_path):

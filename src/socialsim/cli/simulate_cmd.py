@@ -36,7 +36,7 @@ def simulate(
     """
     from socialsim.errors import SocialsimError
     from socialsim.simulation import run_simulation  # imported when used: it loads the persona and LLM layers
-    from socialsim.simulation.runner import CORPUS
+    from socialsim.simulation.runner import BANK, CORPUS
 
     if not resume and (out / CORPUS).exists() and (out / CORPUS).stat().st_size:
         raise SocialsimError(f"{out / CORPUS} already holds dialogues and --no-resume was given",
@@ -51,6 +51,8 @@ def simulate(
                f"{report.finished_before} before), {report.failed_now} failed now, in {report.seconds:.0f}s")
     typer.echo(f"endings:   {ends}")
     typer.echo(report.llm_summary)
+    if personas is None:
+        typer.echo(f"personas:  {out / BANK} (built from the built-in seeds)")
     typer.echo(f"corpus:    {report.corpus}")
     if report.failed_now:
         typer.echo(f"failures:  {report.failures} (run the same command again to retry them)")
