@@ -1,10 +1,12 @@
 """Throughput of the simulator against a local OpenAI-compatible server with a fixed latency per request.
 
-Starts benchmarks/latency_server.py in a subprocess (127.0.0.1, its own core), then simulates dialogues with
-1, 8, 64 and 256 of them in flight against it, the endpoint capped at --max-concurrency requests in flight,
-and prints dialogues/min, requests/s and the most requests the server saw in flight, side by side. With a
-fixed latency L and c requests in flight the ideal is c/L requests/s: throughput should scale with the
-dialogues in flight until the configured limit, then flatten.
+Starts benchmarks/latency_server.py in a subprocess (127.0.0.1, its own process), then runs the simulator (the
+same runner as ``socialsim simulate``: append-only corpus, fsync per dialogue, no request cache) with 1, 8, 64
+and 256 dialogues in flight against it, the endpoint capped at --max-concurrency requests in flight, and prints
+dialogues/min, requests/s and the most requests the server saw in flight, side by side. With a fixed latency L
+and c requests in flight the ideal is c/L requests/s: throughput should scale with the dialogues in flight until
+the configured cap, then flatten. It also checks ``socialsim estimate``: the run at --calibrate-level dialogues
+in flight calibrates the estimator, which then predicts every level's wall time.
 
     .venv/bin/python benchmarks/bench_http_scaling.py [--latency 1.0] [--max-concurrency 128] [--turns 10]
 """
@@ -13,15 +15,16 @@ import argparse
 import asyncio
 import subprocess
 import sys
-import time
+import tempfile
+from pathlib import Path
 
 import httpx
 
-from socialsim.llm.config import BackendConfig
-from socialsim.llm.openai_compat import OpenAIBackend
+from socialsim.config import SocialsimConfig
+from socialsim.llm.roles import RoleBackends
 from socialsim.personas.profile import Personality, Profile, SourceRef
-from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.engine import simulate_dialogue
+from socialsim.scale.estimate import Throughput, calibrate_from_corpus, estimate
+from socialsim.simulation.runner import simulate_corpus
 
 
 def profile(i: int) -> Profile:
@@ -38,26 +41,29 @@ def profile(i: int) -> Profile:
         goals_and_expectations="Find a way to say no.")
 
 
-async def run_level(base_url: str, in_flight: int, n: int, args: argparse.Namespace) -> dict[str, float]:
-    backend = OpenAIBackend(BackendConfig(backend="openai", base_url=base_url, model="latency-server",
-                                          max_concurrency=args.max_concurrency, timeout_s=60))
-    sim = SimulationConfig(min_turns=args.turns, max_turns=args.turns, in_flight=in_flight)
-    gate = asyncio.Semaphore(in_flight)
+def config_for(base_url: str, in_flight: int, args: argparse.Namespace) -> SocialsimConfig:
+    return SocialsimConfig.model_validate({
+        "llm": {"backend": "openai", "base_url": base_url, "model": "latency-server", "timeout_s": 60,
+                "max_concurrency": args.max_concurrency},
+        "simulation": {"min_turns": args.turns, "max_turns": args.turns, "in_flight": in_flight},
+        "cache": {"enabled": False}})
 
-    async def one(i: int):
-        async with gate:
-            return await simulate_dialogue(profile(i), f"d{i}", backend, backend, sim)
 
-    httpx.post(f"{base_url.removesuffix('/v1')}/reset")
-    start = time.perf_counter()
-    dialogues = await asyncio.gather(*(one(i) for i in range(n)))
-    elapsed = time.perf_counter() - start
-    await backend.aclose()
-    stats = httpx.get(f"{base_url.removesuffix('/v1')}/stats").json()
-    turns = sum(len(d.turns) for d in dialogues)
-    return {"in_flight": in_flight, "dialogues": n, "turns": turns, "seconds": elapsed,
-            "dialogues_per_min": 60 * n / elapsed, "requests_per_s": stats["requests"] / elapsed,
-            "max_in_flight": stats["max_in_flight"], "terminations": sorted({d.termination for d in dialogues})}
+async def run_level(base_url: str, in_flight: int, n: int, out: Path, args: argparse.Namespace) -> dict:
+    config = config_for(base_url, in_flight, args)
+    root = base_url.removesuffix("/v1")
+    httpx.post(f"{root}/reset")
+    backends = RoleBackends(config, out, use_cache=False)
+    try:
+        report = await simulate_corpus([profile(i) for i in range(n)], out, n, config, progress=False,
+                                       backends=backends)
+    finally:
+        await backends.aclose()
+    stats = httpx.get(f"{root}/stats").json()
+    return {"in_flight": in_flight, "dialogues": report.finished_now, "seconds": report.seconds,
+            "dialogues_per_min": 60 * report.finished_now / report.seconds,
+            "requests_per_s": stats["requests"] / report.seconds, "max_in_flight": stats["max_in_flight"],
+            "endings": dict(report.terminations), "corpus": report.corpus}
 
 
 def main() -> None:
@@ -67,24 +73,36 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10, help="utterances per dialogue (min = max)")
     parser.add_argument("--levels", default="1,8,64,256", help="dialogues in flight, comma-separated")
     parser.add_argument("--waves", type=int, default=2, help="dialogues per level = waves x in flight (min 2)")
+    parser.add_argument("--calibrate-level", type=int, default=8, help="level whose corpus calibrates the estimate")
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "benchmarks/latency_server.py", "--latency", str(args.latency)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("latency_server.py")),
+                               "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
+    tmp = tempfile.TemporaryDirectory(prefix="bench_http_")
     try:
         base_url = server.stdout.readline().strip()
-        rows = [asyncio.run(run_level(base_url, level, max(2, args.waves * level), args))
+        rows = [asyncio.run(run_level(base_url, level, max(2, args.waves * level), Path(tmp.name) / str(level), args))
                 for level in map(int, args.levels.split(","))]
+        calibration = next((r for r in rows if r["in_flight"] == args.calibrate_level), rows[0])
+        calib = calibrate_from_corpus(calibration["corpus"])
+        for r in rows:
+            r["predicted"] = estimate(r["dialogues"], calib, Throughput(
+                concurrency=args.max_concurrency, in_flight=r["in_flight"])).wall_seconds
     finally:
         server.terminate()
         server.wait(timeout=10)
-    print(f"latency {args.latency:g} s/request, endpoint cap {args.max_concurrency} in flight, "
-          f"{args.turns}-utterance dialogues; ideal requests/s = min(in flight, cap) / latency")
+        tmp.cleanup()
+    print(f"latency {args.latency:g} s/request, endpoint cap llm.max_concurrency={args.max_concurrency}, "
+          f"{args.turns}-utterance dialogues; ideal requests/s = min(in flight, cap) / latency; "
+          f"estimate calibrated on the {calibration['in_flight']}-in-flight run "
+          f"({calib.calls:.1f} calls/dialogue, {calib.seconds_per_call:.3f} s/call)")
     print(f"{'in flight':>9} {'dialogues':>9} {'seconds':>8} {'dialogues/min':>13} {'requests/s':>10} "
-          f"{'ideal req/s':>11} {'server max in flight':>20}  terminations")
+          f"{'ideal req/s':>11} {'server max in flight':>20} {'estimated s':>11} {'error':>7}  endings")
     for r in rows:
         ideal = min(r["in_flight"], args.max_concurrency) / args.latency
+        error = (r["predicted"] - r["seconds"]) / r["seconds"]
         print(f"{r['in_flight']:>9} {r['dialogues']:>9} {r['seconds']:>8.1f} {r['dialogues_per_min']:>13.1f} "
-              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['max_in_flight']:>20}  {','.join(r['terminations'])}")
+              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['max_in_flight']:>20} {r['predicted']:>11.1f} "
+              f"{error:>+7.0%}  {r['endings']}")
 
 
 if __name__ == "__main__":
