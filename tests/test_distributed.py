@@ -101,3 +101,21 @@ def test_endpoint_limits_are_shared_out_among_workers():
     assert shared.llm.max_concurrency == 16 and shared.llm.requests_per_minute == 150
     supporter = shared.backend_for("supporter")
     assert supporter.tokens_per_minute == 22_500 and supporter.max_concurrency == 1
+
+
+@pytest.mark.slow
+def test_simulate_command_runs_on_ray(cluster, tmp_path):
+    from typer.testing import CliRunner
+
+    from socialsim.cli.main import app
+
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text(_profile(7).model_dump_json() + "\n")
+    sets = [f"--set=llm.{k}={v}" for k, v in TINY["llm"].items()]
+    sets += [f"--set=simulation.{k}={str(v).lower()}" for k, v in TINY["simulation"].items()]
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [*sets, "simulate", "--personas", str(bank), "-n", "1", "--out", str(out),
+                                      "--ray", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "1/1 finished" in result.output and "Ray workers" in result.output
+    assert [json.loads(line)["id"] for line in (out / "dialogues.jsonl").read_text().splitlines()] == ["p7-0"]

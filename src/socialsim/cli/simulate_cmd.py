@@ -28,6 +28,12 @@ def simulate(
         "a folder that already holds dialogues)."),
     force: bool = typer.Option(False, "--force", help="Use OUT even if it holds a run with another configuration."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    ray: bool = typer.Option(
+        False, "--ray", help="Simulate on a Ray cluster (pip install 'socialsim[ray]'): persona shards as tasks, "
+        "each worker with its own backend, results written here; same resume guarantees."),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster to join, e.g. auto or ray://HEAD:10001 (implies --ray; default: "
+        "start a local Ray instance)."),
 ) -> None:
     """Simulate N emotional support dialogues (seeker with gradual disclosure, reasoning supporter) into OUT.
 
@@ -45,7 +51,13 @@ def simulate(
                            "simulation.opener": opener, "simulation.disclosure": disclosure,
                            "simulation.reasoning": reasoning, "simulation.in_flight": in_flight,
                            "simulation.seed": seed})
-    report = run_simulation(out, n, personas=personas, config=loaded.config, force=force, progress=progress)
+    if ray or ray_address:
+        from socialsim.simulation.distributed import RayOptions, simulate_on_ray
+
+        report = simulate_on_ray(out, n, personas=personas, config=loaded.config, force=force, progress=progress,
+                                 options=RayOptions(address=ray_address))
+    else:
+        report = run_simulation(out, n, personas=personas, config=loaded.config, force=force, progress=progress)
     ends = ", ".join(f"{k} {v}" for k, v in report.terminations.most_common()) or "none"
     typer.echo(f"dialogues: {report.finished}/{report.requested} finished ({report.finished_now} now, "
                f"{report.finished_before} before), {report.failed_now} failed now, in {report.seconds:.0f}s")
