@@ -7,12 +7,20 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.filters import filter_table_path
 from socialsim.evaluation.judge import Judge, judge_corpora
 from socialsim.evaluation.report import build_report
 from socialsim.evaluation.stats import corpus_names
 from socialsim.llm.roles import RoleBackends
+
+
+def _load(path: Path, format: str) -> list[Dialogue]:
+    """A filtered corpus may be empty (the filters dropped everything): the page then shows the drop table."""
+    if filter_table_path(path).is_file() and path.is_file() and not path.read_text(encoding="utf-8").strip():
+        return []
+    return list(read_corpus(path, format))
 
 
 def command(
@@ -31,7 +39,7 @@ def command(
     side by side with the --compare corpora, in one page that opens offline."""
     paths = [corpus, *compare]
     names = corpus_names(paths)
-    corpora = {name: list(read_corpus(path, format)) for name, path in zip(names, paths, strict=True)}
+    corpora = {name: _load(path, format) for name, path in zip(names, paths, strict=True)}
     filters = {}
     for name, path in zip(names, paths, strict=True):
         if (table := filter_table_path(path)).is_file():

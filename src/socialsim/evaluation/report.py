@@ -86,6 +86,8 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
     axes = fig.subplots(1, 3)
     top = max(max(s.turns, default=1) for s in stats)
     for i, s in enumerate(stats):
+        if not s.dialogues:
+            continue
         axes[0].hist(s.turns, bins=range(0, top + 3, 2), histtype="step", density=True, linewidth=1.8,
                      color=COLORS[i % len(COLORS)], label=s.name)
         for ax, role in zip(axes[1:], ("seeker", "supporter"), strict=True):

@@ -126,8 +126,9 @@ def summary_rows(stats: list[CorpusStats]) -> list[list[str]]:
         *[(f"Distinct-{n} (supporter)", [f"{s.distinct_supporter[n]:.2f}" for s in stats]) for n in (1, 2, 3)],
         ("strategy entropy (bits, max 3)", [f"{s.strategy_entropy:.3f}" for s in stats]),
         ("supporter turns with a strategy", [f"{100 * (1 - s.strategy_shares()[NO_STRATEGY]):.1f}%"
-                                             for s in stats]),
-        ("supporter turns with reasoning", [f"{100 * s.reasoning_share:.1f}%" for s in stats]),
+                                             if s.lengths["supporter"] else "-" for s in stats]),
+        ("supporter turns with reasoning", [f"{100 * s.reasoning_share:.1f}%" if s.lengths["supporter"] else "-"
+                                            for s in stats]),
         ("topics", [f"{len(s.topics) - ('(unknown)' in s.topics)}" for s in stats]),
         ("intensity start -> end", [f"{s.intensity_start_end[0]:.2f} -> {s.intensity_start_end[1]:.2f}"
                                     if s.intensity_start_end else "-" for s in stats]),
