@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+ESCONV_TEST ?= ../shared/data/esconv/test.jsonl
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
 
 .PHONY: run test lint bench
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/socialsim simulate -n 3 --max-turns 8 --min-turns 6 --out runs/main
+	$(BIN)/socialsim filter runs/main/dialogues.jsonl runs/main/filtered.jsonl
+	$(BIN)/socialsim report runs/main/filtered.jsonl $(if $(wildcard $(ESCONV_TEST)),--compare $(ESCONV_TEST)) \
+		--out runs/main/report --title "socialsim: simulated corpus$(if $(wildcard $(ESCONV_TEST)), vs ESConv test)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
