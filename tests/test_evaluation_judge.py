@@ -140,3 +140,40 @@ def test_real_judge_call_with_embedded_model(tmp_path, embedded_backend):
     assert not record["failed"], record.get("error")
     assert set(record["scores"]) == set(DIMENSIONS) and all(1 <= s <= 5 for s in record["scores"].values())
     assert all(len(r) <= 120 for r in record["reasons"].values())
+
+
+class FairScripted(ScriptedBackend):
+    """Registered for this test only, so the CLI path (config -> RoleBackends -> Judge) runs without a model."""
+
+    def __init__(self, config, stats=None):
+        super().__init__(self.reply)
+        self.stats = stats or self.stats
+
+    @staticmethod
+    def reply(req):
+        text = req.messages[-1]["content"]
+        if "Conversation A" not in text:
+            return scores_json(4)
+        return verdict_json("A" if text.index("XMARK") < text.index("YMARK") else "B")
+
+
+def test_judge_cli_scores_and_pairwise(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from socialsim.cli.main import app
+    from socialsim.llm import registry
+
+    monkeypatch.setitem(registry._REGISTERED, "scripted-judge", FairScripted)
+    xs, ys = tmp_path / "x.jsonl", tmp_path / "y.jsonl"
+    xs.write_text("".join(dialogue(f"x{i}", marker="XMARK").model_dump_json() + "\n" for i in range(3)))
+    ys.write_text("".join(dialogue(f"y{i}", marker="YMARK").model_dump_json() + "\n" for i in range(2)))
+    runner = CliRunner()
+    base = ["--set", "roles.judge.backend=scripted-judge", "judge", str(xs), "--out", str(tmp_path / "j"),
+            "--no-progress"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0, result.output
+    assert "4.00 [4.00, 4.00]" in result.output and "3 / 0" in result.output
+    result = runner.invoke(app, [*base, "--pairwise", str(ys)])
+    assert result.exit_code == 0, result.output
+    assert "1.00 [0.34, 1.00]" in result.output  # 2 wins of 2 pairs, Wilson interval
+    assert "without a topic match 1" in result.output

@@ -47,7 +47,8 @@ def command(
                 x_name, y_name = corpus_names([corpus, pairwise])
                 pairs, unmatched = match_by_topic(list(read_corpus(corpus, format)),
                                                   list(read_corpus(pairwise, format)), any_topic)
-                pairs = [p for p in pairs if p[0] in set(sample([x for x, _ in pairs], n))]
+                chosen = {x.id for x in sample([x for x, _ in pairs], n)}
+                pairs = [(x, y) for x, y in pairs if x.id in chosen]
                 records = await judge.compare(pairs, progress)
                 summary = pair_summary(records)
                 typer.echo(text_table(pair_rows(summary, x_name, y_name)))
