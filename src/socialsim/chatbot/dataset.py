@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,13 @@ def fit_history(system: str, history: list[Message], target: str, options: Datas
     """Keep the most recent turns that fit ``max_history_turns`` and ``max_length`` (the last one always kept)."""
     kept = history[-options.max_history_turns:] if options.max_history_turns else list(history)
     truncated = len(kept) < len(history)
-    if count is not None:
+    if count is not None:  # costs per message (counters are additive over messages after the system prompt)
         head: list[Message] = [{"role": "system", "content": system}]
-        tail: list[Message] = [{"role": "assistant", "content": target}]
-        while len(kept) > 1 and count(head + kept + tail) > options.max_length:
+        base = count(head)
+        costs = [count([*head, m]) - base for m in kept]
+        total = count([*head, {"role": "assistant", "content": target}]) + sum(costs)
+        while len(kept) > 1 and total > options.max_length:
+            total -= costs.pop(0)
             kept = kept[1:]
             truncated = True
     return kept, truncated
@@ -167,9 +171,37 @@ def build_training_set(corpus: str | Path, options: DatasetConfig, count: TokenC
 
 
 def chat_token_counter(tokenizer: Any) -> TokenCounter:
-    """Exact token count of messages under the tokenizer's chat template."""
+    """Token count of messages under the tokenizer's chat template, computed per message and cached.
+
+    A message costs its content's tokens plus the template's fixed tokens around a message of its role (measured
+    once): exact for templates that wrap each message between special tokens, like ChatML (SmolLM2, Qwen), and
+    fast enough to truncate long histories. Any remaining excess is cut by the trainer's ``max_length``.
+    """
+
+    def template_length(messages: list[Message]) -> int:
+        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+
+    fast = getattr(tokenizer, "backend_tokenizer", None)  # the Rust tokenizer: ~50x less overhead per call
+
+    @cache
+    def content_length(content: str) -> int:
+        if fast is not None:
+            return len(fast.encode(content, add_special_tokens=False).ids)
+        return len(tokenizer(content, add_special_tokens=False)["input_ids"])
+
+    @cache
+    def overhead(role: str) -> int:
+        probe: list[Message] = [{"role": "system", "content": "x"}, {"role": role, "content": "x"}]  # type: ignore
+        return template_length(probe) - template_length(probe[:1]) - content_length("x")
+
+    @cache
+    def system_cost(content: str) -> int:
+        return template_length([{"role": "system", "content": content}])
 
     def count(messages: list[Message]) -> int:
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+        if not messages or messages[0]["role"] != "system":
+            return template_length(messages)
+        return system_cost(messages[0]["content"]) + sum(
+            overhead(m["role"]) + content_length(m["content"]) for m in messages[1:])
 
     return count
