@@ -13,9 +13,11 @@ in flight calibrates the estimator, which then predicts every level's wall time.
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
@@ -54,15 +56,18 @@ async def run_level(base_url: str, in_flight: int, n: int, out: Path, args: argp
     root = base_url.removesuffix("/v1")
     httpx.post(f"{root}/reset")
     backends = RoleBackends(config, out, use_cache=False)
+    cpu = time.process_time()
     try:
         report = await simulate_corpus([profile(i) for i in range(n)], out, n, config, progress=False,
                                        backends=backends)
     finally:
         await backends.aclose()
+    cpu = time.process_time() - cpu
     stats = httpx.get(f"{root}/stats").json()
     return {"in_flight": in_flight, "dialogues": report.finished_now, "seconds": report.seconds,
             "dialogues_per_min": 60 * report.finished_now / report.seconds,
             "requests_per_s": stats["requests"] / report.seconds, "max_in_flight": stats["max_in_flight"],
+            "cpu_ms_per_request": 1000 * cpu / stats["requests"],
             "endings": dict(report.terminations), "corpus": report.corpus}
 
 
@@ -94,14 +99,17 @@ def main() -> None:
     print(f"latency {args.latency:g} s/request, endpoint cap llm.max_concurrency={args.max_concurrency}, "
           f"{args.turns}-utterance dialogues; ideal requests/s = min(in flight, cap) / latency; "
           f"estimate calibrated on the {calibration['in_flight']}-in-flight run "
-          f"({calib.calls:.1f} calls/dialogue, {calib.seconds_per_call:.3f} s/call)")
+          f"({calib.calls:.1f} calls/dialogue, {calib.seconds_per_call:.3f} s/call); "
+          f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'in flight':>9} {'dialogues':>9} {'seconds':>8} {'dialogues/min':>13} {'requests/s':>10} "
-          f"{'ideal req/s':>11} {'server max in flight':>20} {'estimated s':>11} {'error':>7}  endings")
+          f"{'ideal req/s':>11} {'server max in flight':>20} {'client CPU ms/req':>17} {'estimated s':>11} "
+          f"{'error':>7}  endings")
     for r in rows:
         ideal = min(r["in_flight"], args.max_concurrency) / args.latency
         error = (r["predicted"] - r["seconds"]) / r["seconds"]
         print(f"{r['in_flight']:>9} {r['dialogues']:>9} {r['seconds']:>8.1f} {r['dialogues_per_min']:>13.1f} "
-              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['max_in_flight']:>20} {r['predicted']:>11.1f} "
+              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['max_in_flight']:>20} {r['cpu_ms_per_request']:>17.1f} "
+              f"{r['predicted']:>11.1f} "
               f"{error:>+7.0%}  {r['endings']}")
 
 
