@@ -16,6 +16,7 @@ from socialsim.cli import (
     filter_cmd,
     judge_cmd,
     models_cmd,
+    personas_cmd,
     report_cmd,
     serve_cmd,
     simulate_cmd,
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(personas_cmd.app, name="personas")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(annotate_cmd.app, name="annotate")
 chatbot_cmd.register(app)
