@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 
 from socialsim.webapp.annotations import AnnotationStore, SubmissionError, new_token, pair_by_topic
+from socialsim.webapp.judgements import Judgements, load_judgements
 from socialsim.webapp.results import export, krippendorff_alpha, to_csv
 from webapp_data import synthetic_dialogue
 
@@ -92,12 +93,9 @@ def test_krippendorff_alpha_matches_hand_computation():
 
 def test_export_win_rates_agreement_and_judge_comparison(tmp_path):
     store = AnnotationStore(tmp_path / "a.sqlite")
-    a = dialogues(4)
-    for i, d in enumerate(a):
-        d.meta["judge"] = {"scores": {"helpfulness": 5 if i < 2 else 2}}
-    b = dialogues(4, 1, 100)
-    for d in b:
-        d.meta["judge"] = {"scores": {"helpfulness": 3}}
+    a, b = dialogues(4), dialogues(4, 1, 100)
+    judge = Judgements(scores={**{d.id: {"helpfulness": 5.0 if i < 2 else 2.0} for i, d in enumerate(a)},
+                               **{d.id: {"helpfulness": 3.0} for d in b}})
     pairs = list(zip(a, b, strict=True))
     task = store.create_task("t", pairs, corpus_a="A", corpus_b="B", dimensions=["helpfulness"], seed=0)
     items = list(store.items(task.id))
@@ -108,7 +106,7 @@ def test_export_win_rates_agreement_and_judge_comparison(tmp_path):
     for ann, sides in {"u1": ["A", "A", "B", "tie"], "u2": ["A", "A", "B", "B"]}.items():
         for item, side in zip(items, sides, strict=True):
             store.submit(task.id, item.item_no, ann, {"helpfulness": pick(item, side)}, new_token())
-    result = export(store, task.id)
+    result = export(store, task.id, judge)
     s = result["dimensions"]["helpfulness"]
     assert (s["wins_A"], s["wins_B"], s["ties"], s["judgements"]) == (4, 3, 1, 8)
     assert s["win_rate_A"] == 0.5 and s["tie_rate"] == 0.125
@@ -118,5 +116,27 @@ def test_export_win_rates_agreement_and_judge_comparison(tmp_path):
     # Judge prefers A on items 0-1 and B on 2-3; humans: A, A, B, (B+tie -> B): agreement 1.0.
     assert result["judge_vs_human"]["helpfulness"]["agreement"] == 1.0
     rows = list(csv.DictReader(io.StringIO(to_csv(result))))
-    assert len(rows) == 8 and rows[0]["judge_a"] in ("5.0", "2.0")
+    assert len(rows) == 8 and [r["judge"] for r in rows if r["annotator"] == "u1"] == ["A", "A", "B", "B"]
     json.dumps(result)  # serialisable as is
+    # A pairwise verdict of the judge (x = B's dialogue, outcome from x's side) takes precedence over scores.
+    judge.pairs[(b[0].id, a[0].id)] = {"helpfulness": "win"}
+    assert export(store, task.id, judge)["judge_vs_human"]["helpfulness"]["agreement"] == 0.75
+
+
+def test_single_task_compares_human_and_judge_scores(tmp_path):
+    store = AnnotationStore(tmp_path / "a.sqlite")
+    items = dialogues(3)
+    task = store.create_task("t", items, corpus_a="sim", dimensions=["coherence"])
+    for item_no, score in enumerate(["2", "4", "5"]):
+        store.submit(task.id, item_no, "u1", {"coherence": score}, new_token())
+    path = tmp_path / "judgements.jsonl"
+    records = [{"key": f"score|{d.id}|r", "kind": "score", "dialogue_id": d.id, "model": "m", "failed": False,
+                "scores": {"coherence": s}, "reasons": {"coherence": "why"}}
+               for d, s in zip(items, [1, 3, 4], strict=True)]
+    records.append({"key": "x", "kind": "score", "dialogue_id": "other", "failed": True, "error": "unparsable"})
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    judge = load_judgements([path])
+    assert set(judge.scores) == {d.id for d in items}  # the failed record is not a score
+    cmp = export(store, task.id, judge)["judge_vs_human"]["coherence"]
+    assert cmp == {"items": 3, "human_mean": round(11 / 3, 4), "judge_mean": round(8 / 3, 4), "mean_abs_diff": 1.0,
+                   "spearman": 1.0}

@@ -8,6 +8,7 @@ from conftest import ESCONV
 from socialsim.corpus.readers import read_corpus
 from socialsim.errors import InputFileError
 from socialsim.webapp.corpus_index import CorpusIndex, Filters
+from socialsim.webapp.judgements import Judgements
 from webapp_data import synthetic_dialogue, write_corpus
 
 
@@ -73,3 +74,23 @@ def test_a_bad_line_names_file_and_line(tmp_path):
         CorpusIndex([path])
     with pytest.raises(InputFileError, match="not found"):
         CorpusIndex([tmp_path / "missing.jsonl"])
+
+
+def test_index_cache_is_reused_until_the_corpus_changes(tmp_path, corpus):
+    first = CorpusIndex([corpus], cache_dir=tmp_path / "index")
+    again = CorpusIndex([corpus], cache_dir=tmp_path / "index")
+    assert not first.corpora[0].cached and again.corpora[0].cached
+    assert again.page(0, Filters(risk=True)).rows == first.page(0, Filters(risk=True)).rows
+    assert again.read(0, 59) == first.read(0, 59)
+    with corpus.open("a") as handle:  # the simulator appended a dialogue: the index is rebuilt
+        handle.write(synthetic_dialogue(60, random.Random(2)).model_dump_json() + "\n")
+    grown = CorpusIndex([corpus], cache_dir=tmp_path / "index")
+    assert not grown.corpora[0].cached and grown.corpora[0].size == 61
+    assert not list((tmp_path / "index").glob("*.tmp*"))
+
+
+def test_judge_scores_filter_the_list(corpus):
+    judge = Judgements(scores={"sim-00001": {"coherence": 5.0, "safety": 4.0}, "sim-00002": {"coherence": 2.0}})
+    index = CorpusIndex([corpus], judgements=judge)
+    assert [(r.id, r.judge) for r in index.page(0, Filters(min_judge=3)).rows] == [("sim-00001", 4.5)]
+    assert index.summary(0)["judged"] == 2

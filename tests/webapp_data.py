@@ -8,12 +8,21 @@ from socialsim.personas.profile import DISCLOSABLE_FIELDS, Personality, Profile,
 
 TOPICS = ("job crisis", "breakup with partner", "academic pressure", "problems with friends", "ongoing depression")
 TERMINATIONS = ("seeker_ended", "max_turns", "repetition")
-WORDS = ("work", "exam", "friend", "tired", "sleep", "worried", "family", "manager", "deadline", "lonely", "party",
-         "message", "weekend", "money", "future", "stress", "talk", "walk", "plan", "hope", "time", "better")
+_VOCABULARY = """i you the to and a it that my of is in me feel so was have but not do with this for what can be it's
+just like about really think know how they more would when there get time work friend family all been want
+some tired sleep worried manager deadline lonely party message weekend money future stress talk walk plan hope
+better exam school job partner mother father sister brother kids home night morning week month year help
+understand sounds hard difficult angry sad anxious scared hurt upset calm happy relieved try tried maybe
+should could talked told said asked wanted needed lost found left started stopped change changed moved
+breakup covid holiday christmas birthday rent bills boss colleague teacher grades class online alone together
+therapist doctor counselling exercise music reading journal breathing routine boundaries support listen
+"""
+WORDS = _VOCABULARY.split()
+WEIGHTS = [1 / (rank + 1) for rank in range(len(WORDS))]  # Zipf-like, as in real text
 
 
 def _sentence(rng: random.Random, n: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+    return " ".join(rng.choices(WORDS, WEIGHTS, k=n)).capitalize() + "."
 
 
 def synthetic_dialogue(i: int, rng: random.Random, turns: int = 20, risk: bool = False) -> Dialogue:

@@ -57,12 +57,15 @@ def export_task(
     out: Path | None = typer.Option(None, "--out", help="Write here: .csv = one row per judgement, .json = "
                                     "summary, agreement and judgements. Unset = print the JSON summary.",
                                     dir_okay=False),
+    judge: list[Path] = typer.Option([], "--judge", help="judgements.jsonl of `socialsim judge` (repeatable): adds "
+                                     "the judge's view of the same dialogues."),
     db: Path = DB_OPTION,
 ) -> None:
     """Export a task's ratings with per-dimension win rates (or means) and Krippendorff's alpha."""
     import os
 
     from socialsim.webapp.annotations import AnnotationStore
+    from socialsim.webapp.judgements import load_judgements
     from socialsim.webapp.results import export, to_csv, to_json
 
     if not db.is_file():
@@ -70,7 +73,7 @@ def export_task(
     store = AnnotationStore(db)
     if store.task(task_id) is None:
         raise SocialsimError(f"no task {task_id!r} in {db}", "run `socialsim annotate list`")
-    result = export(store, task_id)
+    result = export(store, task_id, load_judgements(judge))
     if out is None:
         typer.echo(to_json({k: v for k, v in result.items() if k != "ratings"}))
         return

@@ -32,7 +32,9 @@ def serve(
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow binding a non-loopback address: "
                                       "anyone who reaches it can read the corpora and the ratings (no login)."),
     db: Path = typer.Option(DEFAULT_DB, "--db", help="SQLite file of evaluation tasks and ratings (kept across "
-                            "restarts).", dir_okay=False),
+                            "restarts); corpus indexes are cached in an index/ folder beside it.", dir_okay=False),
+    judge: list[Path] = typer.Option([], "--judge", help="judgements.jsonl written by `socialsim judge` (repeatable): "
+                                     "judge scores in the list, the dialogue page and beside human ratings."),
     format: str = typer.Option("auto", "--format", help="Corpus format of every --corpus (auto = detect)."),
     no_chat: bool = typer.Option(False, "--no-chat", help="Turn the chat page off."),
 ) -> None:
@@ -48,11 +50,15 @@ def serve(
     config = STATE.load().config
     started = time.perf_counter()
     chat = None if no_chat else ChatService(config, model, db.parent)
-    app = build(list(corpus), db, chat, allow_remote=allow_remote, format=format)
+    app = build(list(corpus), db, chat, allow_remote=allow_remote, format=format, judgements=list(judge),
+                index_cache=db.parent / "index")
     index = app.state.index
     for c in index.corpora:
-        typer.echo(f"corpus {c.number}: {c.path} ({c.format}, {c.size:,} dialogues)")
-    typer.echo(f"indexed in {time.perf_counter() - started:.1f}s; ratings in {db}")
+        typer.echo(f"corpus {c.number}: {c.path} ({c.format}, {c.size:,} dialogues, "
+                   f"{'index reused' if c.cached else 'indexed now'})")
+    judged = len(index.judgements.scores)
+    typer.echo(f"ready in {time.perf_counter() - started:.1f}s; ratings in {db}"
+               + (f"; judge scores for {judged:,} dialogues" if judge else ""))
     if not _is_loopback(host):
         typer.secho(f"warning: serving on {host}:{port} to other machines, with no login: anyone who can reach "
                     "it can read the corpora, create tasks and see the ratings.", fg="yellow", err=True)

@@ -23,9 +23,11 @@ from socialsim.errors import SocialsimError
 from socialsim.webapp.annotations import AnnotationStore, SubmissionError, Task, new_token, pair_by_topic
 from socialsim.webapp.chat import MAX_MESSAGE_CHARS, ChatService
 from socialsim.webapp.corpus_index import CorpusIndex, Filters
+from socialsim.webapp.judgements import load_judgements
 from socialsim.webapp.results import export, to_csv, to_json
 from socialsim.webapp.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORES
 from socialsim.webapp.security import LOCAL_HOSTS, SecurityHeaders
+from socialsim.webapp.stats import StatsCache
 from socialsim.webapp.views import dialogue_view, field_label, strategy_class
 
 PER_PAGE = 25
@@ -71,6 +73,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     if not allow_remote:  # refuses DNS-rebinding requests whose Host is another name for 127.0.0.1
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
     templates = _templates()
+    stats = StatsCache()
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"corpora": index.corpora, **context}, status_code=code)
@@ -117,13 +120,16 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         dialogue = index.read(number, row)
         if dialogue is None:
             raise HTTPException(404, "no such dialogue")
+        judged = index.judgements
         return page(request, "dialogue.html", corpus=corpus, row=row, view=dialogue_view(dialogue),
+                    judge_scores=judged.scores.get(dialogue.id, {}), judge_reasons=judged.reasons.get(dialogue.id, {}),
+                    judge_model=judged.models.get(dialogue.id, ""),
                     prev_row=row - 1 if row > 0 else None, next_row=row + 1 if row + 1 < corpus.size else None)
 
     @app.get("/c/{number}/stats", response_class=HTMLResponse)
     async def stats_page(request: Request, number: int) -> HTMLResponse:
         corpus = corpus_or_404(number)
-        return page(request, "stats.html", corpus=corpus, summary=index.summary(number))
+        return page(request, "stats.html", corpus=corpus, summary=index.summary(number), full=stats.get(corpus))
 
     # -- human evaluation: organiser -----------------------------------------------------------------------
     @app.get("/tasks", response_class=HTMLResponse)
@@ -165,19 +171,19 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     @app.get("/tasks/{task_id}", response_class=HTMLResponse)
     async def task_page(request: Request, task_id: str) -> HTMLResponse:
         task = task_or_404(task_id)
-        return page(request, "task.html", task=task, result=export(store, task_id),
+        return page(request, "task.html", task=task, result=export(store, task_id, index.judgements),
                     link=str(request.url_for("annotate_start", task_id=task_id)))
 
     @app.get("/tasks/{task_id}/export.json")
     async def export_json(task_id: str) -> Response:
         task_or_404(task_id)
-        return Response(to_json(export(store, task_id)), media_type="application/json",
+        return Response(to_json(export(store, task_id, index.judgements)), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{task_id}.json"'})
 
     @app.get("/tasks/{task_id}/export.csv")
     async def export_csv(task_id: str) -> Response:
         task_or_404(task_id)
-        return Response(to_csv(export(store, task_id)), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(export(store, task_id, index.judgements)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{task_id}.csv"'})
 
     # -- human evaluation: annotator -----------------------------------------------------------------------
@@ -280,6 +286,7 @@ def create_task_from_index(store: AnnotationStore, index: CorpusIndex, name: str
 
 
 def build(corpora: list[Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
-          format: str = "auto") -> FastAPI:
+          format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None) -> FastAPI:
     """Index the corpora, open the annotation database and return the app (what ``socialsim serve`` runs)."""
-    return create_app(CorpusIndex(corpora, format), AnnotationStore(db), chat, allow_remote=allow_remote)
+    index = CorpusIndex(corpora, format, load_judgements(judgements or []), index_cache)
+    return create_app(index, AnnotationStore(db), chat, allow_remote=allow_remote)

@@ -1,12 +1,15 @@
-"""An index of the served corpora, built once at start-up, so pages never load a whole corpus.
+"""An index of the served corpora, built once, so pages never load a whole corpus.
 
 Each dialogue is one JSONL line: the index keeps its byte offset and length plus the few fields the list
-filters on (topic, strategies, termination, risk, judge score, a snippet, the searchable text in an FTS5
-table). A page reads its dialogues by seeking to their offsets. The SQLite database lives in memory: it is
-rebuilt from the files at each start, so it can never disagree with them.
+filters on (topic, strategies, termination, risk, a snippet, the searchable text in an FTS5 table). A page reads
+its dialogues by seeking to their offsets. Each corpus gets one SQLite database: in memory, or, with a cache
+folder, a file named after the corpus's path, size and modification time, so a restart on an unchanged corpus
+opens it at once and a changed corpus is indexed again. Judge scores are loaded beside it at each start.
 """
 
+import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,20 +22,22 @@ from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import FORMATS, detect_format
 from socialsim.errors import InputFileError
 from socialsim.safety import detect_risk
+from socialsim.webapp.judgements import Judgements
 
+INDEX_VERSION = 1  # bump when the schema or what is indexed changes: old cache files are then ignored
 SNIPPET_CHARS = 160
 
 _SCHEMA = """
+CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE dialogues (
-    corpus INTEGER NOT NULL, row INTEGER NOT NULL, id TEXT NOT NULL, line INTEGER NOT NULL,
-    offset INTEGER NOT NULL, length INTEGER NOT NULL, topic TEXT, termination TEXT, turns INTEGER NOT NULL,
-    risk INTEGER NOT NULL, judge REAL, snippet TEXT NOT NULL, PRIMARY KEY (corpus, row));
-CREATE TABLE strategies (corpus INTEGER NOT NULL, row INTEGER NOT NULL, strategy TEXT NOT NULL,
-    PRIMARY KEY (corpus, strategy, row)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE search USING fts5(body, corpus UNINDEXED, row UNINDEXED);
-CREATE INDEX by_topic ON dialogues (corpus, topic);
-CREATE INDEX by_termination ON dialogues (corpus, termination);
-CREATE INDEX by_id ON dialogues (corpus, id);
+    row INTEGER PRIMARY KEY, id TEXT NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL,
+    length INTEGER NOT NULL, topic TEXT, termination TEXT, turns INTEGER NOT NULL, risk INTEGER NOT NULL,
+    snippet TEXT NOT NULL);
+CREATE TABLE strategies (row INTEGER NOT NULL, strategy TEXT NOT NULL, PRIMARY KEY (strategy, row)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE search USING fts5(body);  -- rowid = row
+CREATE INDEX by_topic ON dialogues (topic);
+CREATE INDEX by_termination ON dialogues (termination);
+CREATE INDEX by_id ON dialogues (id);
 """
 
 
@@ -84,22 +89,15 @@ class Corpus:
     number: int
     path: Path
     format: str
+    db: sqlite3.Connection = field(repr=False)
     size: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # topic/termination/strategy counts
+    cached: bool = False  # opened from the cache folder, not indexed now
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def name(self) -> str:
         return self.path.name
-
-
-def _judge_mean(dialogue: Dialogue) -> float | None:
-    """Mean judge score recorded in the dialogue's metadata (``meta["judge"]["scores"]``), if any."""
-    judge = dialogue.meta.get("judge")
-    scores = judge.get("scores") if isinstance(judge, dict) else None
-    if isinstance(scores, dict):
-        values = [float(v) for v in scores.values() if isinstance(v, int | float)]
-        return sum(values) / len(values) if values else None
-    return None
 
 
 def _fts_query(text: str) -> str:
@@ -109,25 +107,68 @@ def _fts_query(text: str) -> str:
 
 
 class CorpusIndex:
-    """All served corpora, indexed. Thread-safe: one lock around the in-memory SQLite connection."""
+    """All served corpora, indexed. Thread-safe: one lock per corpus around its SQLite connection."""
 
-    def __init__(self, paths: list[Path], format: str = "auto") -> None:
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
-        self.corpora: list[Corpus] = []
-        for number, path in enumerate(paths):
-            self.corpora.append(self._index(number, Path(path), format))
+    def __init__(self, paths: list[Path], format: str = "auto", judgements: Judgements | None = None,
+                 cache_dir: Path | None = None) -> None:
+        self.judgements = judgements or Judgements()
+        self.cache_dir = cache_dir
+        self.corpora: list[Corpus] = [self._open(number, Path(path), format) for number, path in enumerate(paths)]
 
     # -- building ----------------------------------------------------------------------------------------
-    def _scan(self, path: Path, format: str) -> Iterator[tuple[int, int, int, str, Dialogue]]:
-        """(line number, offset, length, format name, dialogue) for each record, with file/line errors."""
+    def _open(self, number: int, path: Path, format: str) -> Corpus:
         if not path.is_file():
             raise InputFileError(str(path), "corpus file not found" if not path.exists() else "not a file")
-        fmt = None if format == "auto" else FORMATS.get(format)
-        if format != "auto" and fmt is None:
+        if format != "auto" and format not in FORMATS:
             raise InputFileError(str(path), f"unknown corpus format {format!r}",
                                  hint=f"choose one of: auto, {', '.join(FORMATS)}")
+        cached = False
+        if self.cache_dir is None:
+            db = sqlite3.connect(":memory:", check_same_thread=False)
+            self._build(db, path, format)
+        else:
+            stat = path.stat()
+            key = hashlib.sha256(f"{INDEX_VERSION}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{format}"
+                                 .encode()).hexdigest()[:16]
+            target = self.cache_dir / f"{path.stem}-{key}.sqlite"
+            cached = target.is_file()
+            if not cached:
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+                tmp.unlink(missing_ok=True)
+                db = sqlite3.connect(tmp)
+                try:
+                    self._build(db, path, format)
+                finally:
+                    db.close()
+                os.replace(tmp, target)  # a crash mid-build leaves no half index under the final name
+            db = sqlite3.connect(target, check_same_thread=False)
+        db.execute("CREATE TEMP TABLE judge (row INTEGER PRIMARY KEY, score REAL NOT NULL)")
+        corpus = Corpus(number, path, db.execute("SELECT value FROM info WHERE key='format'").fetchone()[0], db,
+                        cached=cached)
+        self._load_judge(corpus)
+        corpus.size = db.execute("SELECT COUNT(*) FROM dialogues").fetchone()[0]
+        corpus.facets = {
+            "topic": self._facet(corpus, "SELECT topic, COUNT(*) FROM dialogues WHERE topic IS NOT NULL "
+                                         "GROUP BY topic ORDER BY 2 DESC, 1"),
+            "termination": self._facet(corpus, "SELECT termination, COUNT(*) FROM dialogues WHERE termination IS "
+                                               "NOT NULL GROUP BY termination ORDER BY 2 DESC, 1"),
+            "strategy": self._facet(corpus, "SELECT strategy, COUNT(*) FROM strategies GROUP BY strategy "
+                                            "ORDER BY 2 DESC, 1"),
+        }
+        return corpus
+
+    def _load_judge(self, corpus: Corpus) -> None:
+        if not self.judgements.scores:
+            return
+        rows = corpus.db.execute("SELECT row, id FROM dialogues").fetchall()
+        scores = [(row, mean) for row, did in rows if (mean := self.judgements.mean(did)) is not None]
+        with corpus.db:
+            corpus.db.executemany("INSERT INTO judge VALUES (?, ?)", scores)
+
+    def _scan(self, path: Path, format: str) -> Iterator[tuple[int, int, int, str, Dialogue]]:
+        """(line number, offset, length, format name, dialogue) for each record, with file/line errors."""
+        fmt = None if format == "auto" else FORMATS[format]
         offset = 0
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
@@ -157,40 +198,34 @@ class CorpusIndex:
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise InputFileError(str(path), f"not a valid {format} record ({exc})", line, 1) from None
 
-    def _index(self, number: int, path: Path, format: str) -> Corpus:
+    def _build(self, db: sqlite3.Connection, path: Path, format: str) -> None:
+        db.executescript(_SCHEMA)
         rows, strategies, texts = [], [], []
         fmt_name = format
         for row, (line, offset, length, name, dialogue) in enumerate(self._scan(path, format)):
             fmt_name = name
             seeker_text = [t.text for t in dialogue.turns if t.speaker == "seeker"]
-            risk = bool(dialogue.profile and dialogue.profile.risk) or any(detect_risk(t) for t in seeker_text)
+            risk = bool(dialogue.profile and dialogue.profile.risk) or bool(detect_risk("\n".join(seeker_text)))
             topic = dialogue.topic or (dialogue.profile.topic if dialogue.profile else None)
-            first = seeker_text[0] if seeker_text else (dialogue.turns[0].text if dialogue.turns else "")
+            situation = (dialogue.profile.situation if dialogue.profile else None) or dialogue.meta.get("situation")
+            first = str(situation or (seeker_text[0] if seeker_text else ""))
             snippet = first if len(first) <= SNIPPET_CHARS else first[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
-            rows.append((number, row, dialogue.id, line, offset, length, topic, dialogue.termination,
-                         len(dialogue.turns), int(risk), _judge_mean(dialogue), snippet))
-            strategies.extend((number, row, s) for s in {t.strategy for t in dialogue.turns if t.strategy})
-            texts.append(("\n".join(t.text for t in dialogue.turns), number, row))
+            rows.append((row, dialogue.id, line, offset, length, topic, dialogue.termination, len(dialogue.turns),
+                         int(risk), snippet))
+            strategies.extend((row, s) for s in {t.strategy for t in dialogue.turns if t.strategy})
+            texts.append((row, "\n".join(t.text for t in dialogue.turns)))
         if not rows:
             raise InputFileError(str(path), "the corpus is empty")
-        with self._lock, self._db:
-            self._db.executemany("INSERT INTO dialogues VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self._db.executemany("INSERT INTO strategies VALUES (?,?,?)", strategies)
-            self._db.executemany("INSERT INTO search (body, corpus, row) VALUES (?,?,?)", texts)
-        corpus = Corpus(number, path, fmt_name, len(rows))
-        corpus.facets = {
-            "topic": self._facet("SELECT topic, COUNT(*) FROM dialogues WHERE corpus=? AND topic IS NOT NULL "
-                                 "GROUP BY topic ORDER BY 2 DESC, 1", number),
-            "termination": self._facet("SELECT termination, COUNT(*) FROM dialogues WHERE corpus=? AND "
-                                       "termination IS NOT NULL GROUP BY termination ORDER BY 2 DESC, 1", number),
-            "strategy": self._facet("SELECT strategy, COUNT(*) FROM strategies WHERE corpus=? GROUP BY strategy "
-                                    "ORDER BY 2 DESC, 1", number),
-        }
-        return corpus
+        with db:
+            db.execute("INSERT INTO info VALUES ('format', ?)", (fmt_name,))
+            db.executemany("INSERT INTO dialogues VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO strategies VALUES (?,?)", strategies)
+            db.executemany("INSERT INTO search (rowid, body) VALUES (?,?)", texts)
 
-    def _facet(self, sql: str, number: int) -> list[tuple[str, int]]:
-        with self._lock:
-            return [(str(k), int(n)) for k, n in self._db.execute(sql, (number,))]
+    @staticmethod
+    def _facet(corpus: Corpus, sql: str) -> list[tuple[str, int]]:
+        with corpus.lock:
+            return [(str(k), int(n)) for k, n in corpus.db.execute(sql)]
 
     # -- queries -----------------------------------------------------------------------------------------
     def corpus(self, number: int) -> Corpus | None:
@@ -198,31 +233,32 @@ class CorpusIndex:
 
     def page(self, number: int, filters: Filters, page: int = 1, per_page: int = 25) -> Page:
         """One page of a corpus's dialogues, matching every given filter, in file order."""
-        where, args = ["d.corpus = ?"], [number]
+        corpus = self.corpora[number]
+        where, args = ["1"], []
         for column in ("topic", "termination"):
             value = getattr(filters, column)
             if value:
                 where.append(f"d.{column} = ?")
                 args.append(value)
         if filters.strategy:
-            where.append("EXISTS (SELECT 1 FROM strategies s WHERE s.corpus = d.corpus AND s.row = d.row "
-                         "AND s.strategy = ?)")
+            where.append("d.row IN (SELECT row FROM strategies WHERE strategy = ?)")
             args.append(filters.strategy)
         if filters.risk is not None:
             where.append("d.risk = ?")
             args.append(int(filters.risk))
         if filters.min_judge is not None:
-            where.append("d.judge >= ?")
+            where.append("j.score >= ?")
             args.append(filters.min_judge)
         if filters.text and filters.text.strip():
-            where.append("d.row IN (SELECT row FROM search WHERE search MATCH ? AND corpus = ?)")
-            args.extend([_fts_query(filters.text), number])
+            where.append("d.row IN (SELECT rowid FROM search WHERE search MATCH ?)")
+            args.append(_fts_query(filters.text))
         sql_where = " AND ".join(where)
         page = max(1, page)
-        with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM dialogues d WHERE {sql_where}", args).fetchone()[0]
-            cursor = self._db.execute(
-                f"SELECT row, id, topic, termination, turns, risk, judge, snippet FROM dialogues d "
+        source = "dialogues d LEFT JOIN judge j ON j.row = d.row"
+        with corpus.lock:
+            total = corpus.db.execute(f"SELECT COUNT(*) FROM {source} WHERE {sql_where}", args).fetchone()[0]
+            cursor = corpus.db.execute(
+                f"SELECT d.row, d.id, d.topic, d.termination, d.turns, d.risk, j.score, d.snippet FROM {source} "
                 f"WHERE {sql_where} ORDER BY d.row LIMIT ? OFFSET ?", [*args, per_page, (page - 1) * per_page])
             rows = [Row(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in cursor]
         return Page(rows, total, page, per_page)
@@ -232,9 +268,8 @@ class CorpusIndex:
         corpus = self.corpus(number)
         if corpus is None:
             return None
-        with self._lock:
-            found = self._db.execute("SELECT line, offset, length FROM dialogues WHERE corpus=? AND row=?",
-                                     (number, row)).fetchone()
+        with corpus.lock:
+            found = corpus.db.execute("SELECT line, offset, length FROM dialogues WHERE row=?", (row,)).fetchone()
         if found is None:
             return None
         line, offset, length = found
@@ -245,14 +280,14 @@ class CorpusIndex:
 
     def rows(self, number: int) -> list[tuple[int, str, str | None]]:
         """(row, id, topic) of every dialogue in a corpus (for sampling annotation tasks)."""
-        with self._lock:
-            return list(self._db.execute("SELECT row, id, topic FROM dialogues WHERE corpus=? ORDER BY row",
-                                         (number,)))
+        corpus = self.corpora[number]
+        with corpus.lock:
+            return list(corpus.db.execute("SELECT row, id, topic FROM dialogues ORDER BY row"))
 
     def summary(self, number: int) -> dict[str, float | int]:
         """Cheap statistics from the index alone (the full statistics come from the evaluation package)."""
-        with self._lock:
-            n, turns, risk, judged = self._db.execute(
-                "SELECT COUNT(*), AVG(turns), SUM(risk), COUNT(judge) FROM dialogues WHERE corpus=?",
-                (number,)).fetchone()
+        corpus = self.corpora[number]
+        with corpus.lock:
+            n, turns, risk = corpus.db.execute("SELECT COUNT(*), AVG(turns), SUM(risk) FROM dialogues").fetchone()
+            judged = corpus.db.execute("SELECT COUNT(*) FROM judge").fetchone()[0]
         return {"dialogues": n, "mean_turns": round(turns or 0.0, 2), "risk": risk or 0, "judged": judged}

@@ -1,6 +1,6 @@
 """Results of a human evaluation task: per-dimension win rates or mean scores, inter-annotator agreement
-(Krippendorff's alpha from NLTK: interval distance for 1-5 scores, nominal for A/B/tie) and, where the
-dialogues carry LLM-judge scores, the judge's view of the same items side by side.
+(Krippendorff's alpha from NLTK: interval distance for 1-5 scores, nominal for A/B/tie) and, given the LLM
+judge's results (``socialsim judge``), the judge's view of the same items side by side.
 """
 
 import csv
@@ -12,24 +12,13 @@ from collections.abc import Mapping
 from statistics import mean
 from typing import Any
 
-from nltk.metrics.agreement import AnnotationTask
-from nltk.metrics.distance import binary_distance, interval_distance
-from scipy.stats import spearmanr
-
-from socialsim.corpus.dialogue import Dialogue
 from socialsim.webapp.annotations import AnnotationStore, Item, Rating, Task
+from socialsim.webapp.judgements import Judgements
 
-JudgeScores = Mapping[str, Mapping[str, float]]  # dialogue id -> dimension -> judge score (1-5)
+SIDE_SIGN = {"A": 1.0, "B": -1.0, "tie": 0.0}
 
 CSV_FIELDS = ("task_id", "task_name", "kind", "item_no", "annotator", "dimension", "value", "corpus_a",
-              "dialogue_a", "corpus_b", "dialogue_b", "left_side", "judge_a", "judge_b", "created_at")
-
-
-def judge_scores_of(dialogue: Dialogue) -> dict[str, float]:
-    """Judge scores recorded in a dialogue's metadata (``meta["judge"]["scores"]``), empty when none."""
-    judge = dialogue.meta.get("judge")
-    scores = judge.get("scores") if isinstance(judge, dict) else None
-    return {k: float(v) for k, v in (scores or {}).items() if isinstance(v, int | float)}
+              "dialogue_a", "corpus_b", "dialogue_b", "left_side", "judge", "created_at")
 
 
 def krippendorff_alpha(ratings: list[tuple[str, str, str]], level: str) -> float | None:
@@ -37,6 +26,9 @@ def krippendorff_alpha(ratings: list[tuple[str, str, str]], level: str) -> float
 
     None when fewer than two such items exist or every value is the same (alpha is undefined then).
     """
+    from nltk.metrics.agreement import AnnotationTask  # imported here: `import nltk` takes seconds
+    from nltk.metrics.distance import binary_distance, interval_distance
+
     by_item: dict[str, set[str]] = defaultdict(set)
     for annotator, item, _ in ratings:
         by_item[item].add(annotator)
@@ -48,13 +40,11 @@ def krippendorff_alpha(ratings: list[tuple[str, str, str]], level: str) -> float
     return round(float(task.alpha()), 4)
 
 
-def _judge_for(item: Item, judge: JudgeScores | None) -> tuple[dict[str, float], dict[str, float]]:
-    """Judge scores of the item's A and B dialogues: from ``judge`` (by dialogue id) or their metadata."""
-    def one(d: Dialogue | None) -> dict[str, float]:
-        if d is None:
-            return {}
-        return dict(judge.get(d.id, {})) if judge is not None else judge_scores_of(d)
-    return one(item.a), one(item.b)
+def judge_value(item: Item, dimension: str, judge: Judgements) -> str | float | None:
+    """The judge's view of an item on one dimension: its 1-5 score (single) or preferred side (pairwise)."""
+    if item.b is None:
+        return judge.scores.get(item.a.id, {}).get(dimension)
+    return judge.preferred(item.a.id, item.b.id, dimension)
 
 
 def _pairwise_summary(ratings: list[Rating]) -> dict[str, Any]:
@@ -80,40 +70,44 @@ def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
 
 
 def _judge_comparison(task: Task, items: dict[int, Item], by_dim: dict[str, list[Rating]],
-                      judge: JudgeScores | None) -> dict[str, Any]:
-    """Per dimension: human vs judge on the items both rated."""
+                      judge: Judgements) -> dict[str, Any]:
+    """Per dimension, on the items both the judge and humans rated: means and rank correlation (single), or the
+    share of items where the judge prefers the side the human majority prefers (pairwise)."""
+    from scipy.stats import spearmanr
+
     out: dict[str, Any] = {}
     for dim in task.dimensions:
         human: dict[int, list[float]] = defaultdict(list)
         for r in by_dim[dim]:
-            if task.kind == "single":
-                human[r.item_no].append(float(r.value))
-            else:
-                human[r.item_no].append({"A": 1.0, "B": -1.0, "tie": 0.0}[r.value])
+            human[r.item_no].append(float(r.value) if task.kind == "single" else SIDE_SIGN[r.value])
         pairs = []
         for item_no, values in human.items():
-            ja, jb = _judge_for(items[item_no], judge)
-            if dim not in ja or (task.kind == "pairwise" and dim not in jb):
-                continue
-            judged = ja[dim] if task.kind == "single" else float(math.copysign(1, ja[dim] - jb[dim])
-                                                                  if ja[dim] != jb[dim] else 0.0)
-            pairs.append((mean(values), judged))
+            judged = judge_value(items[item_no], dim, judge)
+            if judged is not None:
+                pairs.append((mean(values), float(judged) if task.kind == "single" else SIDE_SIGN[str(judged)]))
         if not pairs:
             continue
         entry: dict[str, Any] = {"items": len(pairs)}
         if task.kind == "single":
             entry["human_mean"] = round(mean(h for h, _ in pairs), 4)
             entry["judge_mean"] = round(mean(j for _, j in pairs), 4)
-        else:  # share of items where the judge's preferred side matches the human majority's
-            entry["agreement"] = round(mean(float(math.copysign(1, h) == j if h else j == 0) for h, j in pairs), 4)
+            entry["mean_abs_diff"] = round(mean(abs(h - j) for h, j in pairs), 4)
+        else:
+            entry["agreement"] = round(mean(float(_sign(h) == j) for h, j in pairs), 4)
         if len(pairs) >= 3 and len({h for h, _ in pairs}) > 1 and len({j for _, j in pairs}) > 1:
             entry["spearman"] = round(float(spearmanr([h for h, _ in pairs], [j for _, j in pairs]).statistic), 4)
         out[dim] = entry
     return out
 
 
-def export(store: AnnotationStore, task_id: str, judge: JudgeScores | None = None) -> dict[str, Any]:
-    """A task's results: the task, every judgement, per-dimension summaries, agreement and judge comparison."""
+def _sign(x: float) -> float:
+    return float(math.copysign(1, x)) if x else 0.0
+
+
+def export(store: AnnotationStore, task_id: str, judge: Judgements | None = None) -> dict[str, Any]:
+    """A task's results: the task, every judgement, per-dimension summaries, agreement and, with the LLM judge's
+    results, the judge's view of the same items (matched by dialogue id)."""
+    judge = judge or Judgements()
     task = store.task(task_id)
     if task is None:
         raise KeyError(task_id)
@@ -149,13 +143,13 @@ def _annotators_per_item(ratings: list[Rating]) -> dict[int, int]:
     return {k: len(v) for k, v in who.items()}
 
 
-def _row(task: Task, item: Item, r: Rating, judge: JudgeScores | None) -> dict[str, Any]:
-    ja, jb = _judge_for(item, judge)
+def _row(task: Task, item: Item, r: Rating, judge: Judgements) -> dict[str, Any]:
+    judged = judge_value(item, r.dimension, judge)
     return {"task_id": task.id, "task_name": task.name, "kind": task.kind, "item_no": r.item_no,
             "annotator": r.annotator, "dimension": r.dimension, "value": r.value, "corpus_a": task.corpus_a,
             "dialogue_a": item.a.id, "corpus_b": task.corpus_b or "", "dialogue_b": item.b.id if item.b else "",
-            "left_side": item.left_side if item.b else "", "judge_a": ja.get(r.dimension, ""),
-            "judge_b": jb.get(r.dimension, ""), "created_at": r.created_at}
+            "left_side": item.left_side if item.b else "", "judge": "" if judged is None else judged,
+            "created_at": r.created_at}
 
 
 def _cell(value: Any) -> Any:
