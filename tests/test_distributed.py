@@ -12,7 +12,7 @@ import pytest
 
 from socialsim.config import SocialsimConfig
 from socialsim.personas.profile import Personality, Profile, SourceRef
-from socialsim.simulation.distributed import RayOptions, share_limits, simulate_corpus_ray
+from socialsim.simulation.distributed import RayOptions, simulate_corpus_ray, worker_config
 
 ray = pytest.importorskip("ray", reason="Ray is installed with socialsim[dev] / socialsim[ray]")
 
@@ -92,13 +92,14 @@ def test_killing_a_worker_mid_run_still_yields_every_dialogue_exactly_once(clust
     assert again.finished_before == 4 and again.finished_now == 1 and len(ids) == len(set(ids)) == 5
 
 
-def test_endpoint_limits_are_shared_out_among_workers():
+def test_workers_share_the_endpoint_limits_and_keep_to_their_cpus():
     config = SocialsimConfig.model_validate({
         "llm": {"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m", "max_concurrency": 64,
                 "requests_per_minute": 600},
         "roles": {"supporter": {"tokens_per_minute": 90_000, "max_concurrency": 3}}})
-    shared = share_limits(config, 4)
+    shared = worker_config(config, 4, cpus=1)
     assert shared.llm.max_concurrency == 16 and shared.llm.requests_per_minute == 150
+    assert shared.llm.n_threads == 1
     supporter = shared.backend_for("supporter")
     assert supporter.tokens_per_minute == 22_500 and supporter.max_concurrency == 1
 

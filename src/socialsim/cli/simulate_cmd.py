@@ -29,7 +29,7 @@ def simulate(
     force: bool = typer.Option(False, "--force", help="Use OUT even if it holds a run with another configuration."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
     ray: bool = typer.Option(
-        False, "--ray", help="Simulate on a Ray cluster (pip install 'socialsim[ray]'): persona shards as tasks, "
+        False, "--ray", help="Simulate on a Ray cluster (pip install 'socialsim\\[ray]'): persona shards as tasks, "
         "each worker with its own backend, results written here; same resume guarantees."),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Ray cluster to join, e.g. auto or ray://HEAD:10001 (implies --ray; default: "

@@ -70,14 +70,17 @@ def _ray() -> Any:
     return ray
 
 
-def share_limits(config: SocialsimConfig, workers: int) -> SocialsimConfig:
-    """A copy of ``config`` whose per-endpoint limits are divided among ``workers`` concurrent workers."""
+def worker_config(config: SocialsimConfig, workers: int, cpus: int) -> SocialsimConfig:
+    """The config one worker runs with: per-endpoint limits divided among ``workers`` concurrent workers, and
+    llama.cpp threads pinned to the ``cpus`` Ray reserved for the task (unset would mean every core)."""
     data = config.model_dump()
     for section in [data["llm"], *data["roles"].values()]:
         for key in SHARED_LIMITS:
             if section.get(key):
                 share = section[key] / workers
                 section[key] = max(1, math.floor(share)) if key == "max_concurrency" else share
+    if data["llm"]["n_threads"] is None:
+        data["llm"]["n_threads"] = cpus
     return SocialsimConfig.model_validate(data)
 
 
@@ -158,9 +161,9 @@ def simulate_corpus_ray(profiles: list[Profile], out_dir: Path, n: int, config: 
         shards = [todo[k:k + size] for k in range(0, len(todo), size)]
         cpus = _cpus_per_task(config)
         workers = max(1, min(len(shards), int(ray.cluster_resources().get("CPU", 1)) // cpus))
-        worker_config = share_limits(config, workers).model_dump_json()
+        settings = worker_config(config, workers, cpus).model_dump_json()
         task = ray.remote(simulate_shard).options(num_cpus=cpus, max_retries=options.max_retries)
-        pending = {task.remote(worker_config, shard): shard for shard in shards}
+        pending = {task.remote(settings, shard): shard for shard in shards}
         run_meta = {"config_hash": config_hash(fp), "templates": fp["templates"]}
         bar = tqdm(total=n, initial=report.finished_before, desc=f"dialogues ({workers} Ray workers)", unit="dlg",
                    disable=not progress, dynamic_ncols=True)
