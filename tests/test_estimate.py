@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from socialsim.cli.main import app
 from socialsim.corpus.dialogue import Dialogue, Turn
-from socialsim.errors import InputFileError
+from socialsim.errors import InputFileError, SocialsimError
 from socialsim.scale.estimate import Prices, Throughput, calibrate, estimate
 
 
@@ -72,3 +72,14 @@ def test_cli_prints_the_estimate_from_a_corpus(tmp_path):
     assert data["cost_usd"] == pytest.approx(4e8 * 0.5 / 1e6 + 8e7 * 1.5 / 1e6)
     text = CliRunner().invoke(app, ["estimate", "-n", "10", "--corpus", str(path)]).output
     assert "wall time:" in text and "bound by latency" in text
+
+
+def test_cli_works_from_given_figures_without_a_corpus():
+    args = ["estimate", "-n", "1000", "--calls-per-dialogue", "20", "--input-tokens-per-dialogue", "30000",
+            "--output-tokens-per-dialogue", "3000", "--latency-s", "2", "--concurrency", "100", "--in-flight", "100"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["wall_seconds"] == pytest.approx(20_000 * 2 / 100)
+    missing = CliRunner().invoke(app, ["estimate", "-n", "1000", "--calls-per-dialogue", "20"])
+    assert isinstance(missing.exception, SocialsimError)
+    assert "calibration corpus or per-dialogue figures" in missing.exception.message

@@ -8,14 +8,27 @@ import typer
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
 from socialsim.llm.registry import available_backends
-from socialsim.scale.estimate import Prices, Throughput, calibrate_from_corpus, estimate, format_estimate
+from socialsim.scale.estimate import (
+    Calibration,
+    Prices,
+    Throughput,
+    calibrate_from_corpus,
+    estimate,
+    format_estimate,
+)
 
 
 def estimate_command(
     n: int = typer.Option(..., "-n", "--dialogues", min=1, help="Dialogues to simulate."),
-    corpus: Path = typer.Option(
-        ..., "--corpus", exists=True, help="Calibration: a corpus written by `socialsim simulate` (its "
-        "dialogues.jsonl or run folder), e.g. a short run of 5-20 dialogues with the same settings."),
+    corpus: Path | None = typer.Option(
+        None, "--corpus", exists=True, help="Calibration: a corpus written by `socialsim simulate` (its "
+        "dialogues.jsonl or run folder), e.g. a short run of 10-50 dialogues with the big run's model and settings."),
+    calls: float | None = typer.Option(
+        None, "--calls-per-dialogue", min=0, help="Without --corpus: LLM calls per dialogue."),
+    input_tokens: float | None = typer.Option(
+        None, "--input-tokens-per-dialogue", min=0, help="Without --corpus: prompt tokens per dialogue (all calls)."),
+    output_tokens: float | None = typer.Option(
+        None, "--output-tokens-per-dialogue", min=0, help="Without --corpus: completion tokens per dialogue."),
     backend: str | None = typer.Option(
         None, help=f"Backend of the big run ({', '.join(available_backends())}); sets the defaults of "
         "--concurrency, --requests-per-minute and --tokens-per-minute from the config (llm.*)."),
@@ -38,15 +51,25 @@ def estimate_command(
     price_output: float | None = typer.Option(None, min=0, help="US$ per million output (completion) tokens."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
-    """Predict tokens, wall time and (with prices) cost of simulating N dialogues, from a calibration corpus
-    and the serving side's figures. Every bottleneck is shown; the largest is the prediction."""
+    """Predict tokens, wall time and (with prices) cost of simulating N dialogues, from a calibration corpus (or
+    per-dialogue figures) and the serving side's figures. Every bottleneck is shown; the largest is the
+    prediction."""
     settings = STATE.load(**{"llm.backend": backend})
     llm, sim = settings.config.llm, settings.config.simulation
-    if corpus.is_dir():
-        corpus = corpus / "dialogues.jsonl"
-        if not corpus.exists():
-            raise SocialsimError(f"{corpus} not found", "pass the run folder of `socialsim simulate` or its file")
-    calibration = calibrate_from_corpus(corpus)
+    if corpus is not None:
+        if corpus.is_dir():
+            corpus = corpus / "dialogues.jsonl"
+            if not corpus.exists():
+                raise SocialsimError(f"{corpus} not found", "pass the run folder of `socialsim simulate` or its file")
+        calibration = calibrate_from_corpus(corpus)
+    elif None in (calls, input_tokens, output_tokens, latency_s):
+        raise SocialsimError("estimate needs a calibration corpus or per-dialogue figures",
+                             "pass --corpus RUN_FOLDER, or --calls-per-dialogue, --input-tokens-per-dialogue, "
+                             "--output-tokens-per-dialogue and --latency-s")
+    else:
+        calibration = Calibration(dialogues=0, calls=calls, prompt_tokens=input_tokens,
+                                  prompt_tokens_evaluated=input_tokens, completion_tokens=output_tokens,
+                                  seconds_per_call=latency_s, turns=0, source="the given per-dialogue figures")
     throughput = Throughput(
         concurrency=concurrency or (llm.max_concurrency if llm.backend != "llamacpp" else 1),
         in_flight=in_flight or sim.in_flight,

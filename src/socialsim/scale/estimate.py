@@ -155,8 +155,9 @@ def format_estimate(e: Estimate) -> str:
     c = e.calibration
     lines = []
     if c is not None:
-        lines.append(f"calibration: {c.dialogues} dialogues from {c.source or 'a run'} ({', '.join(c.models)}): "
-                     f"per dialogue {c.turns:.1f} turns, {c.calls:.1f} calls, {c.prompt_tokens:.0f} prompt tokens "
+        origin = (f"calibration: {c.dialogues} dialogues from {c.source or 'a run'} ({', '.join(c.models)}): "
+                  f"per dialogue {c.turns:.1f} turns, " if c.dialogues else f"from {c.source}: per dialogue ")
+        lines.append(f"{origin}{c.calls:.1f} calls, {c.prompt_tokens:.0f} prompt tokens "
                      f"({c.prompt_tokens_evaluated:.0f} evaluated), {c.completion_tokens:.0f} completion tokens, "
                      f"{c.seconds_per_call:.2f} s per call")
     lines += [
