@@ -59,18 +59,23 @@ def test_supporter_can_open():
     assert [t.speaker for t in dialogue.turns] == ["supporter", "seeker", "supporter", "seeker"]
 
 
-def _seeker_ends(request):
-    reply = json.loads(scripted_reply(request))
-    if is_seeker(request):
-        reply["end"] = True
-    return json.dumps(reply)
+def _seeker_ends(intensity):
+    def reply(request):
+        data = json.loads(scripted_reply(request))
+        if is_seeker(request):
+            data.update(end=True, intensity=intensity)
+        return json.dumps(data)
+
+    return reply
 
 
-def test_seeker_may_end_only_after_min_turns():
-    dialogue = run(ScriptedBackend(_seeker_ends), SimulationConfig(max_turns=20, min_turns=5))
+def test_seeker_may_end_only_after_min_turns_and_when_it_feels_better():
+    dialogue = run(ScriptedBackend(_seeker_ends(2)), SimulationConfig(max_turns=20, min_turns=5))
     assert dialogue.termination == "seeker_ended"
     assert len(dialogue.turns) == 5 and dialogue.turns[-1].speaker == "seeker"
     assert "felt helped" in dialogue.meta["termination_detail"]
+    still_upset = run(ScriptedBackend(_seeker_ends(4)), SimulationConfig(max_turns=8, min_turns=5))
+    assert still_upset.termination == "max_turns" and len(still_upset.turns) == 8
 
 
 def test_wrong_role_turn_is_regenerated_and_counted():

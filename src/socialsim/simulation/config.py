@@ -14,6 +14,9 @@ class SimulationConfig(BaseModel):
         8, ge=2, description="Utterances (both speakers) before the seeker may end the conversation.")
     max_turns: int = Field(
         20, ge=2, description="Utterances (both speakers) after which the dialogue stops (termination max_turns).")
+    end_max_intensity: int = Field(
+        2, ge=1, le=5, description="The seeker's wish to end counts only when its emotion intensity is at most "
+        "this (it ends because it feels helped; small models otherwise say goodbye as soon as allowed).")
     disclosure: bool = Field(
         True, description="Gradual social disclosure: the seeker gets profile details turn by turn as the "
         "supporter asks or shows understanding. Off = the whole profile up front (plain role-play baseline).")

@@ -108,7 +108,7 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                 last_seeker = reply.message
                 run.turns.append(Turn(speaker="seeker", text=reply.message, disclosed=disclosed,
                                       intensity=reply.intensity))
-                if reply.end and may_end:
+                if reply.end and may_end and reply.intensity <= config.end_max_intensity:
                     termination, detail = "seeker_ended", f"felt helped at intensity {reply.intensity}"
                     break
             else:
