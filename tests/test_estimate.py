@@ -51,6 +51,8 @@ def test_the_largest_bottleneck_wins_and_prices_give_the_cost():
     assert e.bounds["tokens/min"] == pytest.approx(4.8e8 / 2e6 * 60)
     assert e.bottleneck == "output tokens/s" and e.wall_seconds == 40_000
     assert e.cost_usd == pytest.approx(4e8 * 0.15 / 1e6 + 8e7 * 0.60 / 1e6)
+    rented = estimate(100_000, c, t, Prices(per_hour=20.0))
+    assert rented.cost_usd == pytest.approx(40_000 / 3600 * 20.0)
 
 
 def test_dialogues_in_flight_cap_the_useful_concurrency():

@@ -49,6 +49,8 @@ def estimate_command(
         None, min=0, help="Endpoint limit in tokens/min (default: llm.tokens_per_minute)."),
     price_input: float | None = typer.Option(None, min=0, help="US$ per million input (prompt) tokens."),
     price_output: float | None = typer.Option(None, min=0, help="US$ per million output (completion) tokens."),
+    price_per_hour: float | None = typer.Option(
+        None, min=0, help="US$ per hour of wall time, e.g. the rental price of a self-hosted cluster."),
     as_json: bool = typer.Option(False, "--json", help="Print the estimate as JSON."),
 ) -> None:
     """Predict tokens, wall time and (with prices) cost of simulating N dialogues, from a calibration corpus (or
@@ -77,7 +79,8 @@ def estimate_command(
         requests_per_minute=requests_per_minute or llm.requests_per_minute,
         tokens_per_minute=tokens_per_minute or llm.tokens_per_minute,
     )
-    prices = Prices(price_input or 0.0, price_output or 0.0) if (price_input or price_output) else None
+    given = (price_input, price_output, price_per_hour)
+    prices = Prices(*(price or 0.0 for price in given)) if any(given) else None
     result = estimate(n, calibration, throughput, prices)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

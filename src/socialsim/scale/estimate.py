@@ -56,10 +56,11 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Prices:
-    """US dollars per million tokens."""
+    """US dollars per million tokens (hosted APIs) and per hour of wall time (a rented cluster)."""
 
     input: float = 0.0
     output: float = 0.0
+    per_hour: float = 0.0
 
 
 @dataclass
@@ -135,7 +136,8 @@ def estimate(n: int, calibration: Calibration, throughput: Throughput, prices: P
     bottleneck = max(bounds, key=lambda k: bounds[k])
     cost = None
     if prices is not None:
-        cost = (input_tokens * prices.input + output_tokens * prices.output) / 1e6
+        cost = (input_tokens * prices.input + output_tokens * prices.output) / 1e6 \
+            + bounds[bottleneck] / 3600 * prices.per_hour
     return Estimate(dialogues=n, calls=calls, input_tokens=input_tokens, input_tokens_evaluated=evaluated,
                     output_tokens=output_tokens, wall_seconds=bounds[bottleneck], bottleneck=bottleneck,
                     bounds=bounds, cost_usd=cost, calibration=calibration, throughput=throughput)
