@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/socialsim simulate -n 3 --max-turns 8 --min-turns 6 --out runs/main
 	$(BIN)/socialsim filter runs/main/dialogues.jsonl runs/main/filtered.jsonl
-	$(BIN)/socialsim report runs/main/filtered.jsonl $(if $(wildcard $(ESCONV_TEST)),--compare $(ESCONV_TEST)) \
+	$(BIN)/socialsim report runs/main/filtered.jsonl --compare runs/main/dialogues.jsonl \
+		$(if $(wildcard $(ESCONV_TEST)),--compare $(ESCONV_TEST)) \
 		--out runs/main/report --title "socialsim: simulated corpus$(if $(wildcard $(ESCONV_TEST)), vs ESConv test)"
 
 lint: $(STAMP)

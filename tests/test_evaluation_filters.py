@@ -129,3 +129,13 @@ def test_unknown_rule_is_a_config_error(tmp_path):
     source.write_text(make().model_dump_json() + "\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["filter", str(source), str(tmp_path / "o.jsonl"), "--rules", "bogus"])
     assert result.exit_code != 0
+
+
+def test_repetition_catches_a_long_repeated_opening():
+    # The embedded model's typical loop: each turn restarts with the same long sentence, then goes on differently.
+    opening = "I am still going to the couch, I still do not know how much longer we will talk."
+    turns = list(GOOD_TURNS)
+    turns[2] = ("seeker", f"{opening} My manager Rebecca told me the team was cut.", turns[2][2], None)
+    turns[4] = ("seeker", f"{opening} I keep thinking about how I will pay rent.", turns[4][2], None)
+    verdict = filter_dialogues([make(turns)], FilterConfig(rules=["repetition"])).verdicts[0]
+    assert verdict.reasons["repetition"].startswith("turn 5 (seeker) repeats turn 3")

@@ -27,6 +27,8 @@ class FilterConfig(BaseModel):
                             "with a profile field copies the profile verbatim.")
     repeat_similarity: float = Field(0.9, gt=0, le=1, description="repetition: two turns of one speaker at least "
                                      "this similar (difflib ratio on tokens) repeat each other.")
+    repeat_span: int = Field(12, ge=3, description="repetition: two turns of one speaker sharing this many "
+                             "consecutive tokens repeat each other.")
     repeat_min_words: int = Field(8, ge=1, description="repetition: shorter turns ('ok', 'thank you') may repeat.")
     loop_share: float = Field(0.5, gt=0, le=1, description="repetition: a turn whose 3-grams are more than this "
                               "share repeats of its own earlier 3-grams loops.")

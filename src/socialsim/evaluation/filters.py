@@ -123,7 +123,9 @@ def repetition(d: Dialogue, cfg: FilterConfig) -> str | None:
         if len(turn.text.split()) < cfg.repeat_min_words:
             continue
         for j, earlier in seen[turn.speaker]:
-            if SequenceMatcher(None, earlier, toks, autojunk=False).ratio() >= cfg.repeat_similarity:
+            matcher = SequenceMatcher(None, earlier, toks, autojunk=False)
+            span = matcher.find_longest_match(0, len(earlier), 0, len(toks)).size
+            if span >= cfg.repeat_span or matcher.ratio() >= cfg.repeat_similarity:
                 return f"turn {i} ({turn.speaker}) repeats turn {j}: {_clip(turn.text)!r}"
         seen[turn.speaker].append((i, toks))
     return None
