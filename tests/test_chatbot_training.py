@@ -156,3 +156,55 @@ def test_chat_streams_replies_and_answers_crisis_turns_with_the_safe_reply(tiny_
     assert len(calls) == 1  # the model is not asked on a crisis turn
     assert reply == crisis_reply() and addresses_safety(reply) and session.crisis_turns == 1
     assert [m["role"] for m in session.history] == ["user", "assistant", "user", "assistant"]
+
+
+PROFILE = {
+    "id": "test#p1", "source": {"source": "test", "record_id": "p1"}, "gender": "Female", "age": 29,
+    "occupation": "nurse", "personality": {"openness": "Openness", "conscientiousness": "Conscientiousness",
+                                           "extraversion": "Introversion", "agreeableness": "Agreeableness",
+                                           "neuroticism": "Neuroticism"},
+    "topic": "job crisis", "subtopic": "night shifts", "situation": "I am exhausted by night shifts.",
+    "event_time": "last month", "event_location": "the hospital", "event_participants": "my manager",
+    "event_description": "My manager put me on night shifts for three months.",
+    "emotional_experience_words": ["tired", "anxious"], "coped_strategies_and_effects": "Coffee, it barely helps.",
+    "goals_and_expectations": "I want to sleep again and talk to my manager.", "initial_intensity": 4,
+}
+
+
+@pytest.mark.slow
+def test_interactive_evaluation_with_the_real_seeker_and_judge(tiny_model, tmp_path):
+    """The embedded SmolLM2 plays the seeker and the judge; the chatbot is the tiny model."""
+    import asyncio
+
+    from socialsim.chatbot.config import GenerationConfig
+    from socialsim.chatbot.engine import LocalChatbot
+    from socialsim.chatbot.interactive import evaluate_interactive, local_respond
+    from socialsim.config import SocialsimConfig
+    from socialsim.llm.roles import RoleBackends
+    from socialsim.personas.profile import Profile
+
+    config = SocialsimConfig.model_validate({"simulation": {"max_turns": 3, "min_turns": 2},
+                                             "evaluation": {"judge": {"max_tokens": 400}}})
+    bot = LocalChatbot.load(resolve_model(str(tiny_model)), GenerationConfig(max_new_tokens=8))
+    profile = Profile.model_validate(PROFILE)
+
+    async def run():
+        roles = RoleBackends(config, tmp_path)
+        try:
+            return await evaluate_interactive([profile], 1, tmp_path / "ie", local_respond(bot), roles.get("seeker"),
+                                              roles.get("judge"), config, chatbot="tiny", progress=False)
+        finally:
+            await roles.aclose()
+
+    result = asyncio.run(run())
+    dialogue = result.dialogues[0]
+    assert dialogue.profile.id == "test#p1" and dialogue.turns[0].speaker == "seeker"
+    assert [t.speaker for t in dialogue.turns] == ["seeker", "supporter", "seeker"][:len(dialogue.turns)]
+    assert dialogue.meta["initial_intensity"] in range(1, 6)
+    summary = json.loads((tmp_path / "ie" / "summary.json").read_text())
+    assert summary["intensity"]["dialogues"] == 1 and summary["dialogues"] == 1
+    assert summary["judge"]["judged"] + summary["judge"]["failed"] == 1
+    lines = (tmp_path / "ie" / "dialogues.jsonl").read_text().splitlines()
+    again = asyncio.run(run())  # resumes: nothing new is simulated
+    assert (tmp_path / "ie" / "dialogues.jsonl").read_text().splitlines() == lines
+    assert again.dialogues[0].turns == dialogue.turns

@@ -6,7 +6,7 @@ models trained with the strategy or reasoning in their target are shown and kept
 """
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
 from socialsim.chatbot.dataset import REASONING_CLOSE, REASONING_OPEN, parse_reply, system_prompt
@@ -74,7 +74,7 @@ def visible(pieces: Iterator[str]) -> Iterator[str]:
 class ChatSession:
     """The dialogue so far and one method per seeker turn."""
 
-    def __init__(self, responder: Responder | LocalChatbot, system: str | None = None) -> None:
+    def __init__(self, responder: Responder | LocalChatbot | None = None, system: str | None = None) -> None:
         self.responder = responder
         self.system = system if system is not None else system_prompt()
         self.history: list[Message] = []
@@ -84,29 +84,42 @@ class ChatSession:
     def prompt(self) -> list[Message]:
         return [{"role": "system", "content": self.system}, *self.history]
 
-    def send(self, text: str) -> Iterator[str]:
-        """Yield the reply to the seeker's ``text`` piece by piece; the full reply is then in ``history``."""
+    def _crisis(self, text: str) -> str | None:
+        """Record the seeker's turn; the safe reply if it carries crisis content."""
         from socialsim.safety import crisis_reply
 
         self.history.append({"role": "user", "content": text})
         if detect_risk(text):
             self.crisis_turns += 1
-            reply = crisis_reply()
-            yield reply
-        else:
-            raw = []
-            yield from visible(self._tee(self.responder.stream(self.prompt), raw))
-            reply, _ = parse_reply("".join(raw))
+            return crisis_reply()
+        return None
+
+    def _answer(self, raw: str) -> str:
+        reply, _ = parse_reply(raw)
         self.history.append({"role": "assistant", "content": reply})
+        return reply
+
+    def send(self, text: str) -> Iterator[str]:
+        """Yield the reply to the seeker's ``text`` piece by piece; the full reply is then in ``history``."""
+        safe = self._crisis(text)
+        if safe is not None:
+            yield safe
+            self.history.append({"role": "assistant", "content": safe})
+            return
+        raw: list[str] = []
+        yield from visible(self._tee(self.responder.stream(self.prompt), raw))
+        self._answer("".join(raw))
+
+    async def areply(self, text: str, respond: Callable[[list[Message]], Awaitable[str]]) -> str:
+        """The whole reply at once from an async ``respond(prompt) -> raw text`` (for simulated seekers)."""
+        safe = self._crisis(text)
+        if safe is not None:
+            self.history.append({"role": "assistant", "content": safe})
+            return safe
+        return self._answer(await respond(self.prompt))
 
     @staticmethod
     def _tee(pieces: Iterator[str], into: list[str]) -> Iterator[str]:
         for piece in pieces:
             into.append(piece)
             yield piece
-
-    def reply(self, text: str) -> str:
-        """The whole reply at once (for simulated seekers)."""
-        for _ in self.send(text):
-            pass
-        return self.history[-1]["content"]

@@ -136,6 +136,10 @@ def load_model(source: ModelSource, *, training: str | None = None, fraction: fl
         model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **source.load_kwargs())
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the weights of {source.spec}: {exc}") from None
+    if getattr(model, "hf_quantizer", None) is not None and source.gguf_file:
+        # transformers de-quantises GGUF weights to plain fp32 tensors but keeps a GGUF "quantizer" on the model,
+        # which makes the Trainer and save_pretrained refuse it; the weights really are ordinary fp32.
+        model.hf_quantizer.remove_quantization_config(model)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

@@ -166,9 +166,70 @@ def chat(
             responder.close()
 
 
+def eval_interactive(
+    model: str = typer.Argument("embedded", help="Trained run folder, HF folder, hub id, .gguf or 'embedded'."),
+    personas: Path = typer.Option(..., "--personas", "-p", help="Persona bank (JSONL) of held-out seekers; "
+                                  "profiles found in the model's training corpus are skipped."),
+    n: int = typer.Option(5, "--dialogues", "-n", min=1, help="Dialogues to run (profiles in order, cycled)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for dialogues.jsonl, judgements.jsonl, summary.json "
+                             "(a re-run resumes)."),
+    endpoint: bool = typer.Option(False, help="Evaluate the configured 'chatbot' role backend (e.g. an "
+                                  "OpenAI-compatible server) instead of MODEL."),
+    judge: bool = typer.Option(True, "--judge/--no-judge", help="Score the dialogues with the 'judge' role."),
+    max_turns: int | None = typer.Option(None, help="Utterances after which a dialogue stops."),
+    min_turns: int | None = typer.Option(None, help="Utterances before the seeker may end."),
+) -> None:
+    """Simulated seekers talk with a chatbot; the judge scores the dialogues; emotion intensity start vs end."""
+    import asyncio
+
+    from socialsim.chatbot.engine import LocalChatbot
+    from socialsim.chatbot.interactive import backend_respond, evaluate_interactive, held_out, local_respond
+    from socialsim.chatbot.model import resolve_model
+    from socialsim.llm.roles import RoleBackends
+    from socialsim.personas.bank import read_bank
+
+    config = STATE.load(**{"simulation.max_turns": max_turns, "simulation.min_turns": min_turns}).config
+    profiles = read_bank(personas)
+
+    async def run() -> dict:
+        roles = RoleBackends(config, out)
+        try:
+            if endpoint:
+                backend = roles.get("chatbot")
+                respond, name, trained_on = backend_respond(backend), backend.model_id, None
+            else:
+                source = resolve_model(model)
+                bot = LocalChatbot.load(source, config.chatbot.generation, config.chatbot.training.memory_fraction)
+                respond, name, trained_on = local_respond(bot), source.spec, source.meta.get("corpus")
+            pool = held_out(profiles, trained_on)
+            typer.echo(f"{len(pool)} held-out profile(s) of {len(profiles)}; chatbot: {name}")
+            result = await evaluate_interactive(pool, n, out, respond, roles.get("seeker"),
+                                                roles.get("judge") if judge else None, config, chatbot=name)
+            return result.summary
+        finally:
+            await roles.aclose()
+            typer.echo(roles.stats.summary())
+
+    summary = asyncio.run(run())
+    i = summary["intensity"]
+    if i.get("dialogues"):
+        typer.echo(f"seeker emotion intensity (1-5): start {i['initial_mean']:.2f} -> end {i['final_mean']:.2f} "
+                   f"(change {i['change_mean']:+.2f}; improved {i['improved']}, unchanged {i['unchanged']}, "
+                   f"worse {i['worse']} of {i['dialogues']})")
+    typer.echo(f"terminations: {summary['terminations']}; mean utterances {summary['mean_utterances']:.1f}; "
+               f"crisis turns answered with the safe reply: {summary['crisis_turns']}")
+    if "judge" in summary:
+        j = summary["judge"]
+        typer.echo(f"judge ({j['model']}; {j['judged']} judged, {j['failed']} failed), mean score 1-5 [95% CI]:")
+        for name, v in [*j["dimensions"].items(), ("overall", j["overall"])]:
+            typer.echo(f"  {name:<20} {v['value']:.2f} [{v['low']:.2f}, {v['high']:.2f}]")
+    typer.echo(f"written: {out}/dialogues.jsonl, {out}/summary.json")
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("eval-chatbot")(eval_chatbot)
     app.command("compare-models")(compare_models)
     app.command("score")(score)
     app.command("chat")(chat)
+    app.command("eval-interactive")(eval_interactive)
