@@ -81,6 +81,7 @@ def test_annotation_round_trip_and_double_submit(client):
                                            "dimensions": ["coherence", "safety"]}, follow_redirects=False)
     task_id = location.headers["location"].rsplit("/", 1)[1]
     form = client.get(f"/annotate/{task_id}/next", params={"annotator": "ann 1"})
+    assert '<span class="chip' not in form.text and '<details class="reasoning' not in form.text  # blind: text only
     token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
     data = {"annotator": "ann 1", "token": token, "dim:coherence": "4", "dim:safety": "5"}
     first = client.post(f"/annotate/{task_id}/0", data=data, follow_redirects=False)

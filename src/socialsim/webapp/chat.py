@@ -2,7 +2,8 @@
 
 Replies come from a trained model (``--model``: a folder written by ``socialsim train``, a GGUF, a hub id), run
 with the chatbot package's generator, or else from the ``chatbot`` role backend of the config (the embedded
-model, or any OpenAI-compatible endpoint). The model is loaded on the first message, not at start-up.
+model, or any OpenAI-compatible endpoint), as in ``socialsim chat [--endpoint]``. The model is loaded on the
+first message, not at start-up. The conversation lives in the browser; each request carries it.
 """
 
 import asyncio
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socialsim.chatbot.dataset import system_prompt
+from socialsim.chatbot.dataset import parse_reply, system_prompt
 from socialsim.config import SocialsimConfig
 from socialsim.errors import SocialsimError
 from socialsim.llm.roles import RoleBackends
@@ -50,7 +51,8 @@ class ChatService:
             async with self._lock:  # one load, one generation at a time (CPU)
                 if self._local is None:
                     source = resolve_model(self.model_spec)
-                    self._local = await asyncio.to_thread(LocalChatbot.load, source, self.config.chatbot.generation)
+                    self._local = await asyncio.to_thread(LocalChatbot.load, source, self.config.chatbot.generation,
+                                                          self.config.chatbot.training.memory_fraction)
                 (text, _), = await asyncio.to_thread(self._local.generate, [messages])
                 return text, self._local.source.name
         if self._roles is None:
@@ -67,7 +69,8 @@ class ChatService:
         if detect_risk(history[-1]["content"]):  # a crisis turn gets the vetted reply with resources, at once
             return ChatReply(crisis_reply(), True, "safety net")
         messages: list[Message] = [{"role": "system", "content": system_prompt()}, *history[-MAX_HISTORY:]]
-        text, model = await self._generate(messages, session)
+        raw, model = await self._generate(messages, session)
+        text, _ = parse_reply(raw)  # a model trained with '[Strategy]' or reasoning in its target: the reply only
         return ChatReply(text, False, model)
 
     async def aclose(self) -> None:

@@ -93,6 +93,7 @@ class Corpus:
     size: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # topic/termination/strategy counts
     cached: bool = False  # opened from the cache folder, not indexed now
+    summary: dict[str, float | int] = field(default_factory=dict)  # cheap statistics from the index alone
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -156,6 +157,9 @@ class CorpusIndex:
             "strategy": self._facet(corpus, "SELECT strategy, COUNT(*) FROM strategies GROUP BY strategy "
                                             "ORDER BY 2 DESC, 1"),
         }
+        n, turns, risk = db.execute("SELECT COUNT(*), AVG(turns), SUM(risk) FROM dialogues").fetchone()
+        corpus.summary = {"dialogues": n, "mean_turns": round(turns or 0.0, 2), "risk": risk or 0,
+                          "judged": db.execute("SELECT COUNT(*) FROM judge").fetchone()[0]}
         return corpus
 
     def _load_judge(self, corpus: Corpus) -> None:
@@ -286,8 +290,4 @@ class CorpusIndex:
 
     def summary(self, number: int) -> dict[str, float | int]:
         """Cheap statistics from the index alone (the full statistics come from the evaluation package)."""
-        corpus = self.corpora[number]
-        with corpus.lock:
-            n, turns, risk = corpus.db.execute("SELECT COUNT(*), AVG(turns), SUM(risk) FROM dialogues").fetchone()
-            judged = corpus.db.execute("SELECT COUNT(*) FROM judge").fetchone()[0]
-        return {"dialogues": n, "mean_turns": round(turns or 0.0, 2), "risk": risk or 0, "judged": judged}
+        return self.corpora[number].summary
