@@ -69,3 +69,21 @@ def test_read_predictions_reports_file_and_line(tmp_path):
     bad.write_text(json.dumps({"prediction": "hi", "reference": "x"}) + "\n" + json.dumps({"prediction": 3}) + "\n")
     with pytest.raises(InputFileError, match=r"bad.jsonl, line 2.*'prediction'"):
         read_predictions(bad)
+
+
+def test_score_command_prints_json_and_reports_bad_lines(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps({"prediction": p, "reference": r}) + "\n"
+                            for p, r in [(HYP, REF), ("I hear you", "I hear you, that sounds hard")]))
+    run = subprocess.run([sys.executable, "-m", "socialsim", "score", str(path), "--json"], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == pytest.approx(score_responses([HYP, "I hear you"],
+                                                                   [REF, "I hear you, that sounds hard"]))
+    path.write_text('{"prediction": "x"}\n')
+    run = subprocess.run([sys.executable, "-m", "socialsim", "score", str(path)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and "line 1" in run.stderr and "Traceback" not in run.stderr
