@@ -61,6 +61,12 @@ def test_no_request_path_reaches_a_file(client, url):
     assert "root:" not in response.text and "SQLite format" not in response.text
 
 
+def test_bad_query_parameters_get_an_html_error_page(client):
+    response = client.get("/c/0", params={"page": "x", "risk": "<b>maybe</b>"})
+    assert response.status_code == 422 and "invalid request parameters: risk, page" in response.text
+    assert "<b>maybe" not in response.text and response.headers["content-type"].startswith("text/html")
+
+
 def test_foreign_host_and_cross_origin_posts_are_refused(client):
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
     refused = client.post("/tasks", data={"corpus_a": "0"}, headers={"origin": "http://evil.example"})

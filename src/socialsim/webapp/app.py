@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -87,6 +89,13 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return page(request, "error.html", exc.status_code, status=exc.status_code, message=str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):  # JSON clients get FastAPI's usual detail
+            return await request_validation_exception_handler(request, exc)
+        fields = ", ".join(str(e["loc"][-1]) for e in exc.errors())
+        return page(request, "error.html", 422, status=422, message=f"invalid request parameters: {fields}")
 
     # -- corpora -------------------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse)
