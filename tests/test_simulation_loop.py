@@ -170,7 +170,7 @@ def test_disclosure_is_gradual_and_measured_from_the_seekers_words():
     def reply(request):
         if is_seeker(request):  # say exactly the cued details, so revealed follows cued
             note = request.messages[-1]["content"]
-            said = note.split("own words:")[1] if "own words:" in note else "Hmm, I do not know."
+            said = note.split("tell the supporter")[1] if "tell the supporter" in note else "Hmm, I do not know."
             turn = sum(1 for m in request.messages if m["role"] == "user")
             return json.dumps({"message": f"({turn}) {said}", "intensity": 3, "end": False})
         return scripted_reply(request)  # always asks a question -> one more field each turn
@@ -199,7 +199,7 @@ def test_plain_role_play_baseline_switches_disclosure_and_reasoning_off():
     assert all(t.reasoning is None and t.strategy == "Others" for t in dialogue.by("supporter"))
     seeker_system = next(r for r in backend.requests if is_seeker(r)).messages[0]["content"]
     assert profile.event_description in seeker_system and profile.goals_and_expectations in seeker_system
-    assert "Now mention" not in json.dumps([r.messages for r in backend.requests])
+    assert "tell the supporter" not in json.dumps([r.messages for r in backend.requests])
 
 
 def test_invalid_json_ends_the_dialogue_as_backend_failure_with_the_reason():

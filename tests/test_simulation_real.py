@@ -23,7 +23,7 @@ def test_real_model_run_killed_mid_run_resumes_to_complete_dialogues(tmp_path):
     bank.write_text(make_profile(0).model_dump_json() + "\n" + make_profile(1).model_dump_json() + "\n")
     out = tmp_path / "run"
     command = socialsim("--set", "llm.n_threads=2", "simulate", "--personas", str(bank), "-n", "2", "--out", str(out),
-                        "--max-turns", "4", "--min-turns", "4", "--no-progress")
+                        "--max-turns", "4", "--min-turns", "4", "--in-flight", "1", "--no-progress")
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     corpus = out / "dialogues.jsonl"
     deadline = time.time() + 600

@@ -31,8 +31,7 @@ class SeekerAgent:
         """Append the supporter's turn (None when the seeker opens) with the details cued for this turn."""
         share = []
         if self.config.disclosure:
-            share = [(field_label(f), field_text(self.profile, f))
-                     for f in self.state.cue(turn_index, strategy, supporter_text)]
+            share = [(f, field_text(self.profile, f)) for f in self.state.cue(turn_index, strategy, supporter_text)]
         self.messages.append({"role": "user", "content": render(
             TURN_TEMPLATE, supporter_text=supporter_text, share=share, may_end=may_end)})
 
