@@ -39,7 +39,7 @@ class Server:
             [sys.executable, "-m", "socialsim", "--set", f"cache.path={self.cache}", "serve", "--corpus",
              str(self.corpus), "--port", str(self.port), "--db", str(self.db)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "NO_COLOR": "1"})
-        deadline = time.time() + 60
+        deadline = time.time() + 180  # importing the CLI alone takes tens of seconds on a loaded machine
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"socialsim serve exited: {self.proc.stdout.read()}")
