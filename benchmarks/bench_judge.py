@@ -53,7 +53,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/esconv/valid.jsonl"))
     ap.add_argument("--n", type=int, default=24, help="dialogues sampled (seed 0)")
     ap.add_argument("--turns", type=int, default=12, help="speaker turns kept per dialogue")
-    ap.add_argument("--budget-min", type=float, default=15.0, help="stop starting new dialogues after this")
+    ap.add_argument("--budget-min", type=float, default=15.0,
+                    help="stop judging new dialogues after this (cached ones are always counted; 0 = summarise cache)")
     ap.add_argument("--out", default=str(ROOT / "runs/bench_judge"))
     ap.add_argument("--set", action="append", default=[], help="config override KEY=VALUE (e.g. roles.judge.model)")
     args = ap.parse_args()
@@ -70,11 +71,13 @@ def main() -> None:
     rows = []  # (dialogue id, degradation, original record, degraded record)
 
     async def run() -> None:
+        rubric = judge.rubric_hash("score")
         for d in originals:
-            if time.monotonic() - started > 60 * args.budget_min:
+            copies = [degrade(d, kind, rng) for kind in DEGRADATIONS]
+            cached = all(f"score|{x.id}|{rubric}" in judge.results.records for x in (d, *copies))
+            if not cached and time.monotonic() - started > 60 * args.budget_min:
                 print(f"time budget reached after {len(rows) // 3} dialogues; rerun to resume")
                 break
-            copies = [degrade(d, kind, rng) for kind in DEGRADATIONS]
             records = await judge.score([d, *copies], progress=False)
             rows.extend((d.id, kind, records[0], rec) for kind, rec in zip(DEGRADATIONS, records[1:], strict=True))
             print(f"{d.id}: original {_mean(records[0])}, " + ", ".join(
