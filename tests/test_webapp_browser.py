@@ -99,15 +99,19 @@ def test_browse_filter_page_and_open_a_dialogue(server, page):
     page.click("text=corpus.jsonl")
     assert "61 matching" in page.inner_text("#count")
     assert page.locator("#dialogues tr").count() == 26  # header + 25 rows
-    page.click("a[rel=next]")
+    with page.expect_navigation():
+        page.click("a[rel=next]")
     assert "page 2 of 3" in page.inner_text("#count")
     page.select_option("select[name=topic]", "problems with friends")
     page.select_option("select[name=risk]", "yes")
-    page.click("button:has-text('Filter')")
+    with page.expect_navigation():
+        page.click("button:has-text('Filter')")
+    assert page.url.endswith("/c/0?topic=problems+with+friends&risk=yes")  # unset filters stay out of the URL
     ids = page.locator("#dialogues td:nth-child(2) a").all_inner_texts()
     assert ids and all(int(i.split("-")[1]) % 10 == 3 for i in ids)  # every 10th (from 3) is flagged
     page.fill("input[name=q]", "hurting myself")
-    page.click("button:has-text('Filter')")
+    with page.expect_navigation():
+        page.click("button:has-text('Filter')")
     assert page.locator("#dialogues td:nth-child(2) a").all_inner_texts() == ids  # the risky turn's words
     page.click(f"text={ids[0]}")
     assert page.inner_text("#dialogue-id") == ids[0]
@@ -136,8 +140,8 @@ def test_script_and_attribute_injection_render_as_text(server, page):
 def _rate_current_item(page, choice: str) -> None:
     for radio in page.locator(f"#rating input[type=radio][value='{choice}']").all():
         radio.check()
-    page.dblclick("#submit")  # a double click must not store anything twice
-    page.wait_for_load_state()
+    with page.expect_navigation():  # to the next item (after the POST's redirects)
+        page.dblclick("#submit")  # a double click must not store anything twice
 
 
 def test_annotation_task_survives_a_restart_and_exports(server, page):
@@ -154,7 +158,8 @@ def test_annotation_task_survives_a_restart_and_exports(server, page):
 
     page.goto(link)
     page.fill("#annotator", "alice")
-    page.click("button:has-text('Start')")
+    with page.expect_navigation():
+        page.click("button:has-text('Start')")
     assert "item 1 of 2" in page.inner_text("main")
     _rate_current_item(page, "left")
     assert "item 2 of 2" in page.inner_text("main")
