@@ -4,6 +4,8 @@ lands exactly once in the run folder even when a worker is killed mid-run, and a
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -120,3 +122,35 @@ def test_simulate_command_runs_on_ray(cluster, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1/1 finished" in result.output and "Ray workers" in result.output
     assert [json.loads(line)["id"] for line in (out / "dialogues.jsonl").read_text().splitlines()] == ["p7-0"]
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_run_is_resumed_by_the_same_command(cluster, tmp_path):
+    bank = tmp_path / "bank.jsonl"
+    bank.write_text("".join(_profile(i).model_dump_json() + "\n" for i in range(3)))
+    out = tmp_path / "run"
+    sets = [f"--set=llm.{k}={v}" for k, v in TINY["llm"].items()]
+    sets += [f"--set=simulation.{k}={str(v).lower()}" for k, v in TINY["simulation"].items()]
+    address = ray.get_runtime_context().gcs_address
+    # 5 dialogues in shards of 2 (llama.cpp: max_sessions // 2 dialogues per worker) on 2 workers: when the
+    # first shard lands, at least one shard is still to come.
+    command = [sys.executable, "-m", "socialsim", *sets, "simulate", "--personas", str(bank), "-n", "5",
+               "--out", str(out), "--ray-address", address, "--no-progress"]
+    corpus = out / "dialogues.jsonl"
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and driver.poll() is None:
+        if corpus.exists() and corpus.read_bytes().count(b"\n") >= 1:
+            driver.kill()  # kill -9 the driver mid-run
+            break
+        time.sleep(0.2)
+    driver.wait(timeout=60)
+    before = corpus.read_text().splitlines()
+    assert 1 <= len(before) < 5
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ids = [json.loads(line)["id"] for line in corpus.read_text().splitlines()]
+    assert corpus.read_text().splitlines()[:len(before)] == before  # nothing finished was lost or rewritten
+    assert sorted(ids) == ["p0-0", "p0-1", "p1-0", "p1-1", "p2-0"]
+    assert f"{len(before)} before" in done.stdout

@@ -154,11 +154,14 @@ def simulate_corpus_ray(profiles: list[Profile], out_dir: Path, n: int, config: 
         jobs = dialogue_jobs(profiles, n)
         todo = [(i, p.model_dump(mode="json")) for i, p in jobs if i not in corpus.ids]
         report.finished_before = n - len(todo)
-        started_ray = started_ray and bool(todo)
-        if started_ray:
-            ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
         size = options.shard_size or _in_flight(config)
         shards = [todo[k:k + size] for k in range(0, len(todo), size)]
+        started_ray = started_ray and bool(shards)
+        if started_ray:
+            ray.init(address=options.address, include_dashboard=False, log_to_driver=False)
+        elif not shards:
+            report.llm_summary = "nothing to simulate: every requested dialogue is already in the run folder"
+            return report
         cpus = _cpus_per_task(config)
         workers = max(1, min(len(shards), int(ray.cluster_resources().get("CPU", 1)) // cpus))
         settings = worker_config(config, workers, cpus).model_dump_json()
