@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socialsim.chatbot.dataset import parse_reply, system_prompt
+from socialsim.chatbot.chat import ChatSession
 from socialsim.config import SocialsimConfig
 from socialsim.errors import SocialsimError
 from socialsim.llm.roles import RoleBackends
 from socialsim.llm.types import ChatRequest, Message
-from socialsim.safety import crisis_reply, detect_risk
 
 MAX_HISTORY = 40  # messages kept from a conversation (the oldest are dropped)
 MAX_MESSAGE_CHARS = 2000
@@ -44,6 +43,7 @@ class ChatService:
         return f"chatbot role: {settings.backend} {settings.model or 'embedded SmolLM2-135M'}"
 
     async def _generate(self, messages: list[Message], session: str) -> tuple[str, str]:
+        """(raw reply, model name) for a prompt (system + dialogue so far)."""
         if self.model_spec:
             from socialsim.chatbot.engine import LocalChatbot
             from socialsim.chatbot.model import resolve_model
@@ -63,15 +63,22 @@ class ChatService:
         return completion.text.strip(), completion.model
 
     async def reply(self, history: list[Message], session: str = "webchat") -> ChatReply:
-        """The chatbot's next reply to ``history`` (user/assistant messages, the last one from the user)."""
+        """The chatbot's next reply to ``history`` (user/assistant messages, the last one from the user), through
+        the chatbot package's :class:`ChatSession`: its system prompt, its crisis safety net (a crisis turn gets
+        the crisis reply with resources instead of the model's) and its reply parsing."""
         if not history or history[-1]["role"] != "user" or not history[-1]["content"].strip():
             raise SocialsimError("the conversation must end with a non-empty user message")
-        if detect_risk(history[-1]["content"]):  # a crisis turn gets the vetted reply with resources, at once
-            return ChatReply(crisis_reply(), True, "safety net")
-        messages: list[Message] = [{"role": "system", "content": system_prompt()}, *history[-MAX_HISTORY:]]
-        raw, model = await self._generate(messages, session)
-        text, _ = parse_reply(raw)  # a model trained with '[Strategy]' or reasoning in its target: the reply only
-        return ChatReply(text, False, model)
+        chat = ChatSession()
+        chat.history = list(history[-MAX_HISTORY:-1])
+        used: list[str] = []
+
+        async def respond(prompt: list[Message]) -> str:
+            raw, model = await self._generate(prompt, session)
+            used.append(model)
+            return raw
+
+        text = await chat.areply(history[-1]["content"], respond)
+        return ChatReply(text, chat.crisis_turns > 0, used[0] if used else "safety net")
 
     async def aclose(self) -> None:
         if self._roles is not None:
