@@ -245,7 +245,7 @@ class Interval:
     n: int
 
     def __str__(self) -> str:
-        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]"
+        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]" if self.n else "-"
 
 
 def bootstrap_mean(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> Interval:

@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
@@ -50,19 +51,20 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def _bars(ax: Any, labels: Sequence[str], series: dict[str, Sequence[float]], horizontal: bool = False,
-          errors: dict[str, Sequence[tuple[float, float]]] | None = None) -> None:
+def _bars(ax: Any, labels: Sequence[str], series: dict[str, Sequence[float]], palette: dict[str, str],
+          horizontal: bool = False, errors: dict[str, Sequence[tuple[float, float]]] | None = None) -> None:
     width = 0.8 / max(len(series), 1)
     for i, (name, values) in enumerate(series.items()):
+        color = palette.get(name, COLORS[i % len(COLORS)])
         pos = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
         err = None
         if errors and name in errors:
             err = [[v - lo for v, (lo, _) in zip(values, errors[name], strict=True)],
                    [hi - v for v, (_, hi) in zip(values, errors[name], strict=True)]]
         if horizontal:
-            ax.barh(pos, values, height=width, label=name, color=COLORS[i % len(COLORS)], xerr=err, capsize=3)
+            ax.barh(pos, values, height=width, label=name, color=color, xerr=err, capsize=3)
         else:
-            ax.bar(pos, values, width=width, label=name, color=COLORS[i % len(COLORS)], yerr=err, capsize=3)
+            ax.bar(pos, values, width=width, label=name, color=color, yerr=err, capsize=3)
     if horizontal:
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()
@@ -74,10 +76,11 @@ def _bars(ax: Any, labels: Sequence[str], series: dict[str, Sequence[float]], ho
 
 def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) -> list[Plot]:
     out = []
+    palette = {s.name: COLORS[i % len(COLORS)] for i, s in enumerate(stats)}
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()
     _bars(ax, STRATEGIES, {s.name: [100 * s.strategy_shares()[k] for k in STRATEGIES] for s in stats},
-          horizontal=True)
+          palette, horizontal=True)
     ax.set_xlabel("% of supporter utterances")
     out.append(Plot("strategies", "Strategy distribution", "Share of supporter utterances per ESConv strategy "
                       "(utterances without a strategy are left out of the bars, see the table).", _png(fig)))
@@ -106,7 +109,7 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
     labels = ["Distinct-1", "Distinct-2", "Distinct-3"]
     for ax, (title, attr) in zip(fig.subplots(1, 2), (("all utterances", "distinct"),
                                                      ("supporter utterances", "distinct_supporter")), strict=True):
-        _bars(ax, labels, {s.name: [getattr(s, attr)[n] for n in (1, 2, 3)] for s in stats})
+        _bars(ax, labels, {s.name: [getattr(s, attr)[n] for n in (1, 2, 3)] for s in stats}, palette)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("unique / all n-grams x100")
     out.append(Plot("distinct", "Lexical diversity (Distinct-n)", "Corpus-level Distinct-n on lower-cased "
@@ -120,6 +123,7 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
                 ax.plot(list(s.disclosure), list(s.disclosure.values()), marker="o", color=COLORS[i % len(COLORS)],
                         label=s.name)
         ax.set(xlabel="seeker turn", ylabel="profile fields disclosed")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8)
         out.append(Plot("disclosure", "Disclosure curve", "Mean number of profile fields the seeker has disclosed "
@@ -137,11 +141,13 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
                 ax.plot([1, last], list(s.intensity_start_end), linestyle="--", marker="s", color=color,
                         label=f"{s.name} (start and end survey only)")
         ax.set(xlabel="seeker turn", ylabel="emotion intensity (1-5)", ylim=(1, 5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(frameon=False, fontsize=8)
         out.append(Plot("intensity", "Emotion-intensity trajectory", "Mean seeker emotion intensity per seeker "
                           "turn; ESConv only records it before and after the conversation (dashed).", _png(fig)))
 
+    judged = {name: summary for name, summary in (judged or {}).items() if summary["judged"]}
     if judged:
         fig = Figure(figsize=(9, 3.6))
         ax = fig.subplots()
@@ -151,7 +157,7 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
             return summary["overall"] if d == "overall" else summary["dimensions"][d]
 
         _bars(ax, [d.replace("_", "\n") for d in dims],
-              {n: [cell(s, d).value for d in dims] for n, s in judged.items()},
+              {n: [cell(s, d).value for d in dims] for n, s in judged.items()}, palette,
               errors={n: [(cell(s, d).low, cell(s, d).high) for d in dims] for n, s in judged.items()})
         ax.set(ylabel="mean score (1-5)", ylim=(1, 5.3))
         ax.tick_params(axis="x", labelsize=8)
@@ -189,7 +195,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
         "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
         "tables": tables, "figures": figs, "tokenizer": TOKENIZER_NOTE, "judge_model": judge_model,
         "filters": filter_tables or {},
-        "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items()},
+        "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items() if dialogues},
     }
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     page = env.from_string(files("socialsim.evaluation").joinpath("report.html.j2").read_text("utf-8"))

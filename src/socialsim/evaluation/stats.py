@@ -52,7 +52,7 @@ class CorpusStats:
 
 def entropy(counts: dict[str, int]) -> float:
     total = sum(counts.values())
-    return -sum(c / total * math.log2(c / total) for c in counts.values() if c) if total else 0.0
+    return abs(sum(c / total * math.log2(c / total) for c in counts.values() if c)) if total else 0.0
 
 
 def _mean_by_index(values: dict[int, list[float]], min_count: int) -> dict[int, float]:
