@@ -57,7 +57,7 @@ def source_text(request) -> str:
 def echo(request) -> str:
     """A faithful extractor: situation and event description taken from the text."""
     first, _, rest = source_text(request).partition(". ")
-    return answer(first + ".", rest or first)
+    return answer(first + ".", (rest or first)[:250])
 
 
 def write_posts(tmp_path, rows=POSTS):
@@ -92,7 +92,8 @@ def test_source_hints_override_the_model(tmp_path):
     path = tmp_path / "esconv.jsonl"
     record = {"situation": "My boss yells at me every day and I want to quit.", "problem_type": "Job Crisis",
               "emotion_type": "anger", "survey_score": {"seeker": {"initial_emotion_intensity": "5"}},
-              "dialog": [{"speaker": "usr", "text": "Hi, work is awful."}, {"speaker": "sys", "text": "Oh?"}]}
+              "dialog": [{"speaker": "usr", "text": "Hi, work is awful."}, {"speaker": "sys", "text": "Oh?"},
+                         *[{"speaker": "usr", "text": f"ok thanks, yes I guess so {i}"} for i in range(40)]]}
     path.write_text(json.dumps(record) + "\n")
     out = tmp_path / "bank.jsonl"
     backend = ScriptedBackend(echo)
@@ -101,6 +102,7 @@ def test_source_hints_override_the_model(tmp_path):
     assert profile.source.source == "esconv:esconv.jsonl" and profile.source.record_id == "1"
     assert profile.topic == "job crisis" and profile.initial_intensity == 5  # model said "other" and 2
     assert profile.emotional_experience_words[0] == "anger"
+    assert profile.grounding > 0.6  # matched on the situation paragraph, not drowned by the small talk
     prompt = backend.requests[0].messages[-1]["content"]
     assert "Hi, work is awful." in prompt and "Oh?" not in prompt  # only the seeker's words
 

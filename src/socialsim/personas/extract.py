@@ -130,8 +130,11 @@ async def extract_profile(record: SourceRecord, backend: Backend, config: Person
     personality = answer.personality if isinstance(answer, ExtractedProfileWithPersonality) else (
         sample_personality(index, config.seed))
     profile = to_profile(record, answer, personality)
-    vector, source_vector = embed([profile_text(profile), text])
-    grounding = round(float(vector @ source_vector), 4)
+    # Best match over the whole text and each of its paragraphs: an ESConv record's situation paragraph would be
+    # drowned in the whole text by the seeker's many short utterances.
+    parts = [text, *(p for p in text.split("\n\n") if len(p) >= 20 and p != text)]
+    vector, *source_vectors = embed([profile_text(profile), *parts])
+    grounding = round(max(float(vector @ v) for v in source_vectors), 4)
     profile.grounding = grounding
     if grounding < config.grounding_threshold:
         if config.grounding_policy == "reject":
