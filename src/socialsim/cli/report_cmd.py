@@ -11,7 +11,6 @@ from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.filters import filter_table_path
 from socialsim.evaluation.judge import Judge, judge_corpora
-from socialsim.evaluation.report import build_report
 from socialsim.evaluation.stats import corpus_names
 from socialsim.llm.roles import RoleBackends
 
@@ -61,6 +60,8 @@ def command(
 
         judged = asyncio.run(run())
         typer.echo(roles.stats.summary(), err=True)
+    from socialsim.evaluation.report import build_report  # matplotlib: imported only when a report is built
+
     page = build_report(corpora, out, sources={n: str(p) for n, p in zip(names, paths, strict=True)},
                         judged=judged, judge_model=judge_model, filter_tables=filters, title=title)
     typer.echo(f"report: {page.resolve()}")

@@ -10,10 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import cache
 from pathlib import Path
-
-from datasketch import MinHash, MinHashLSH
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
@@ -27,6 +25,13 @@ from socialsim.safety import addresses_safety, detect_risk
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
 
+
+
+@cache
+def _stop_words() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported lazily: sklearn is slow to import
+
+    return frozenset(ENGLISH_STOP_WORDS)
 
 def _clip(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -62,7 +67,7 @@ def role_confusion(d: Dialogue, cfg: FilterConfig) -> str | None:
 
 
 def _content(tok: str) -> bool:
-    return tok.isalpha() and len(tok) > 2 and tok not in ENGLISH_STOP_WORDS
+    return tok.isalpha() and len(tok) > 2 and tok not in _stop_words()
 
 
 def _facts(value: str) -> set[tuple[str, ...]]:
@@ -168,10 +173,14 @@ class NearDuplicates:
     """MinHash LSH over word 3-gram shingles of whole dialogues; the first of a near-duplicate group is kept."""
 
     def __init__(self, cfg: FilterConfig) -> None:
+        from datasketch import MinHashLSH  # imported lazily: it pulls in scipy
+
         self.num_perm = cfg.num_perm
         self.lsh = MinHashLSH(threshold=cfg.duplicate_threshold, num_perm=cfg.num_perm)
 
     def check(self, d: Dialogue) -> str | None:
+        from datasketch import MinHash
+
         toks = [t for turn in d.turns for t in tokens(turn.text)]
         mh = MinHash(num_perm=self.num_perm)
         mh.update_batch([" ".join(g).encode() for g in ngrams(toks, 3)] or [b""])

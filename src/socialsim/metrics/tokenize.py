@@ -6,12 +6,13 @@ not). ``words`` is plain whitespace splitting, used for utterance lengths (as in
 """
 
 from functools import cache
-
-from nltk.tokenize import TreebankWordTokenizer
+from typing import Any
 
 
 @cache
-def _treebank() -> TreebankWordTokenizer:
+def _treebank() -> Any:  # nltk.tokenize.TreebankWordTokenizer; nltk is imported lazily (seconds to import)
+    from nltk.tokenize import TreebankWordTokenizer
+
     return TreebankWordTokenizer()
 
 
