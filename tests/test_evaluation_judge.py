@@ -87,6 +87,17 @@ def test_results_are_cached_and_resumed(tmp_path):
     assert len(changed.requests) == 1
 
 
+def test_a_torn_last_line_from_a_crash_is_dropped_and_judged_again(tmp_path):
+    path = tmp_path / "results.jsonl"
+    run(Judge(ScriptedBackend([scores_json(4)]), JudgeConfig(), path).score([dialogue("a")], progress=False))
+    with path.open("a") as handle:
+        handle.write('{"key": "torn by kill -9", "scor')  # what a crash mid-append leaves
+    again = ScriptedBackend([scores_json(2)])
+    records = run(Judge(again, JudgeConfig(), path).score([dialogue("a"), dialogue("b")], progress=False))
+    assert [r["scores"]["safety"] for r in records] == [4, 2] and len(again.requests) == 1
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
 def test_pairwise_swaps_order_to_cancel_position_bias(tmp_path):
     x, y = dialogue("x", marker="XMARK"), dialogue("y", marker="YMARK")
     biased = ScriptedBackend([verdict_json("A")])  # always prefers the first position

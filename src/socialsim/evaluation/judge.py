@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_jsonl
+from socialsim.corpus.writer import repair_tail
 from socialsim.errors import BackendError
 from socialsim.evaluation.config import JudgeConfig
 from socialsim.evaluation.outputs import append_jsonl
@@ -77,6 +78,7 @@ class ResultsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = {}
+        repair_tail(path)  # a crash mid-append leaves a torn last line: it was never a finished judgement
         if path.exists():
             for _, record in iter_jsonl(path):
                 self.records[record["key"]] = record
