@@ -8,12 +8,8 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
-from socialsim.llm.roles import RoleBackends
-from socialsim.personas.bank import iter_existing, read_bank
-from socialsim.personas.build import build_bank, rejections_path
-from socialsim.personas.sampling import STRATA, parse_proportions, personality_balanced_sample, stratified_sample
-from socialsim.personas.sources import SOURCES
-from socialsim.personas.stats import bank_stats, format_stats
+
+# The persona modules (numpy, embeddings) are imported inside each command to keep `socialsim --help` fast.
 
 app = typer.Typer(help="Build, inspect and sample persona banks (stage 1).", no_args_is_help=True)
 
@@ -24,8 +20,8 @@ def build(
                              help="Bank file (JSONL). Rejections go to NAME.rejections.jsonl beside it."),
     source: str = typer.Option(
         "builtin", "--source", "-s",
-        help=f"Where the help-seeking texts come from: builtin, esconv:PATH, posts:PATH (.jsonl/.csv), "
-        f"hub:OWNER/NAME[:SPLIT], or a bare file path (kind detected). Kinds: {', '.join(SOURCES)}."),
+        help="Where the help-seeking texts come from: builtin, esconv:PATH, posts:PATH (.jsonl/.csv), "
+        "hub:OWNER/NAME[:SPLIT], or a bare file path (kind detected)."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Only the first N records of the source."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Skip and count bad input records instead of stopping."),
     personality: str | None = typer.Option(None, help="infer | sample (personas.personality)."),
@@ -39,6 +35,9 @@ def build(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with rate and ETA."),
 ) -> None:
     """Extract one seeker profile per source record with the extractor model. Re-running resumes."""
+    from socialsim.llm.roles import RoleBackends
+    from socialsim.personas.build import build_bank
+
     flags = {"personality": personality, "text_column": text_column, "id_column": id_column,
              "title_column": title_column, "dedup_threshold": dedup_threshold,
              "grounding_threshold": grounding_threshold, "grounding_policy": grounding_policy}
@@ -64,6 +63,10 @@ def stats(
     top: int = typer.Option(15, min=1, help="How many subtopics and emotion words to list."),
 ) -> None:
     """Counts per topic, subtopic, gender, age band, personality pole and emotion word; diversity; rejections."""
+    from socialsim.personas.bank import iter_existing, read_bank
+    from socialsim.personas.build import rejections_path
+    from socialsim.personas.stats import bank_stats, format_stats
+
     figures = bank_stats(read_bank(bank), list(iter_existing(rejections_path(bank))), top=top)
     typer.echo(json.dumps(figures, ensure_ascii=False) if as_json else format_stats(figures))
 
@@ -74,14 +77,17 @@ def sample(
     n: int = typer.Option(..., "-n", min=1, help="How many profiles to draw."),
     out: Path = typer.Option(..., "--out", "-o", dir_okay=False, help="Where to write the sample (JSONL)."),
     stratify: str = typer.Option(
-        "topic", help=f"Attribute to stratify on ({', '.join(STRATA)}), or 'personality' to balance the "
-        "Big-Five poles."),
+        "topic", help="Attribute to stratify on (topic, subtopic, gender, age_band, intensity), or 'personality' "
+        "to balance the Big-Five poles."),
     proportions: str = typer.Option(
         "uniform", help="Strata shares: uniform, bank (as in the bank) or STRATUM=WEIGHT,... "
         "(e.g. 'job crisis=2,grief=1'). Ignored for personality."),
     seed: int | None = typer.Option(None, help="Sampling seed (default personas.seed)."),
 ) -> None:
     """Draw a stratified or personality-balanced sample of a bank."""
+    from socialsim.personas.bank import read_bank
+    from socialsim.personas.sampling import parse_proportions, personality_balanced_sample, stratified_sample
+
     config = STATE.load(**{"personas.seed": seed}).config
     profiles = read_bank(bank)
     if stratify == "personality":
