@@ -10,6 +10,7 @@
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Generic, TypeVar
 
 import json_repair
@@ -69,6 +70,12 @@ def parse_lenient(text: str, model: type[T]) -> tuple[T, bool]:
         raise ValueError(_short_error(exc)) from exc
 
 
+@cache
+def _schema(model: type[BaseModel]) -> dict:
+    """The model's JSON schema, built once per class (pydantic rebuilds it on every call, costly per request)."""
+    return model.model_json_schema()
+
+
 def _short_error(exc: ValidationError) -> str:
     parts = [f"{'.'.join(map(str, e['loc'])) or 'object'}: {e['msg']}" for e in exc.errors()[:3]]
     return "; ".join(parts)
@@ -84,7 +91,7 @@ async def complete_structured(
     max_attempts: int = 3,
 ) -> Structured[T]:
     sampling = sampling or backend.default_sampling()
-    schema = model.model_json_schema()
+    schema = _schema(model)
     history = list(messages)
     raw_outputs: list[str] = []
     errors: list[str] = []
