@@ -48,6 +48,9 @@ class TrainingConfig(BaseModel):
     logging_steps: int = Field(5, ge=1, description="Log the training loss every N steps (the curve's points).")
     eval_steps: int | None = Field(
         None, ge=1, description="Validation loss every N steps (unset = once at the end; none without validation).")
+    activation_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass to save memory (TRL's default is on; off is "
+        "faster, and a 135M model fits easily).")
     seed: int = Field(0, description="Seed of the trainer (initialisation, shuffling, dropout).")
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads (unset = torch's default).")
     memory_fraction: float = Field(

@@ -126,7 +126,7 @@ def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *,
         eval_strategy="steps" if (t.eval_steps and has_validation) else "no", eval_steps=t.eval_steps,
         seed=t.seed, max_length=config.data.max_length, completion_only_loss=True, packing=False,
         use_cpu=True, report_to="none", disable_tqdm=not progress, dataloader_num_workers=0,
-        logging_first_step=True,
+        logging_first_step=True, activation_checkpointing=t.activation_checkpointing,
     )
     peft_config = None
     if t.method == "lora":
