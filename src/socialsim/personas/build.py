@@ -14,10 +14,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from socialsim.corpus.writer import AppendWriter
 from socialsim.embeddings import embed
 from socialsim.errors import InputFileError
 from socialsim.llm.roles import RoleBackends
-from socialsim.personas.bank import JsonlAppender, iter_existing
+from socialsim.personas.bank import iter_existing
 from socialsim.personas.config import PersonaConfig
 from socialsim.personas.dedup import NearDuplicateIndex, profile_text
 from socialsim.personas.extract import Extraction, Rejection, extract_profile
@@ -107,7 +108,7 @@ async def build_bank(source: str, out_path: Path, backends: RoleBackends, config
     bar = tqdm(total=len(todo), unit="record", desc="personas", disable=not progress, dynamic_ncols=True)
     start = time.perf_counter()
 
-    def record_result(result: Extraction | Rejection, bank: JsonlAppender, rejections: JsonlAppender) -> None:
+    def record_result(result: Extraction | Rejection, bank: AppendWriter, rejections: AppendWriter) -> None:
         # No await in here: the duplicate check and the index update are atomic for concurrent extractions.
         if isinstance(result, Extraction) and (hit := index.duplicate_of(result.vector)):
             profile = result.profile
@@ -126,13 +127,14 @@ async def build_bank(source: str, out_path: Path, backends: RoleBackends, config
         bar.update(1)
         bar.set_postfix(kept=report.written, rejected=sum(report.rejected.values()))
 
-    async def handle(position: int, record: SourceRecord, bank: JsonlAppender, rejections: JsonlAppender) -> None:
+    async def handle(position: int, record: SourceRecord, bank: AppendWriter, rejections: AppendWriter) -> None:
         result = await extract_profile(record, backend, config, index=position, max_attempts=max_attempts)
         record_result(result, bank, rejections)
 
     pending: set[asyncio.Task[Any]] = set()
     try:
-        with JsonlAppender(out_path) as bank, JsonlAppender(rejections_path(out_path)) as rejections:
+        with (AppendWriter(out_path, unique=False) as bank,
+              AppendWriter(rejections_path(out_path), unique=False) as rejections):
             for position, record in todo:
                 if len(pending) >= config.concurrency:
                     finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
