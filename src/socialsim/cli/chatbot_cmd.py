@@ -226,10 +226,7 @@ def eval_interactive(
     typer.echo(f"written: {out}/dialogues.jsonl, {out}/summary.json")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("train")(train)
-    app.command("eval-chatbot")(eval_chatbot)
-    app.command("compare-models")(compare_models)
-    app.command("score")(score)
-    app.command("chat")(chat)
-    app.command("eval-interactive")(eval_interactive)
+def register(app: typer.Typer, rich_help_panel: str | None = None) -> None:
+    for name, command in (("train", train), ("eval-chatbot", eval_chatbot), ("compare-models", compare_models),
+                          ("score", score), ("chat", chat), ("eval-interactive", eval_interactive)):
+        app.command(name, rich_help_panel=rich_help_panel)(command)

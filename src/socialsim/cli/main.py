@@ -32,20 +32,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(models_cmd.app, name="models")
-app.add_typer(personas_cmd.app, name="personas")
-app.command("serve")(serve_cmd.serve)
-app.add_typer(annotate_cmd.app, name="annotate")
-chatbot_cmd.register(app)
-app.command("filter")(filter_cmd.command)
-app.command("stats")(stats_cmd.command)
-app.command("judge")(judge_cmd.command)
-app.command("report")(report_cmd.command)
-app.command("estimate")(estimate_cmd.estimate_command)
-app.command("simulate")(simulate_cmd.simulate)
-app.command("export")(export_cmd.export)
-
+# Commands are listed in pipeline order, one help panel per stage.
+SETUP, PERSONAS, SIMULATION, QUALITY, CHATBOT, TOOLS = (
+    "Set-up", "1. Persona bank", "2. Simulation", "3. Corpus quality", "4. Chatbot", "Web app and scale")
+app.add_typer(config_cmd.app, name="config", rich_help_panel=SETUP)
+app.add_typer(models_cmd.app, name="models", rich_help_panel=SETUP)
+app.add_typer(personas_cmd.app, name="personas", rich_help_panel=PERSONAS)
+app.command("simulate", rich_help_panel=SIMULATION)(simulate_cmd.simulate)
+app.command("export", rich_help_panel=SIMULATION)(export_cmd.export)
+app.command("filter", rich_help_panel=QUALITY)(filter_cmd.command)
+app.command("stats", rich_help_panel=QUALITY)(stats_cmd.command)
+app.command("judge", rich_help_panel=QUALITY)(judge_cmd.command)
+app.command("report", rich_help_panel=QUALITY)(report_cmd.command)
+chatbot_cmd.register(app, rich_help_panel=CHATBOT)
+app.command("serve", rich_help_panel=TOOLS)(serve_cmd.serve)
+app.add_typer(annotate_cmd.app, name="annotate", rich_help_panel=TOOLS)
+app.command("estimate", rich_help_panel=TOOLS)(estimate_cmd.estimate_command)
 
 def _version(value: bool) -> None:
     if value:
