@@ -116,6 +116,11 @@ def test_repeated_turns_end_the_dialogue_as_repetition():
     assert [t.speaker for t in dialogue.turns] == ["seeker", "supporter"]
     assert dialogue.meta["rejected"] == {"seeker_repeat": 2}
 
+    # With stop_on_repeat off (long-dialogue benchmarks) the repeated turn is kept and the dialogue goes on.
+    kept = run(ScriptedBackend(reply), SimulationConfig(max_turns=6, min_turns=2, max_regenerations=1,
+                                                        stop_on_repeat=False))
+    assert kept.termination == "max_turns" and len(kept.turns) == 6
+
 
 def _crisis(safe_after: int | None):
     state = {"supporter_calls": 0}

@@ -29,6 +29,9 @@ class SimulationConfig(BaseModel):
     near_duplicate: float = Field(
         0.85, gt=0, le=1, description="Similarity (difflib ratio, 0-1) at or above which a turn counts as a repeat "
         "of an earlier turn of the dialogue.")
+    stop_on_repeat: bool = Field(
+        True, description="End the dialogue (termination 'repetition') when a turn still repeats an earlier one "
+        "after the regenerations. Off = keep the repeated turn and go on (benchmarks of long dialogues only).")
     seeker_max_tokens: int = Field(96, ge=16, description="Token cap of one seeker turn (JSON included).")
     supporter_max_tokens: int = Field(
         288, ge=16, description="Token cap of one supporter turn (reasoning JSON included).")

@@ -99,6 +99,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                 may_end = index + 1 >= config.min_turns
                 seeker.hear(index, last_support[0], last_support[1], may_end)
                 s_result, problem = await run.best("seeker", seeker.propose, lambda v: v.message, turn_seed)
+                if problem == "repeat" and not config.stop_on_repeat:
+                    problem = None
                 if problem:
                     termination, detail = ("repetition" if problem == "repeat" else "role_confusion"), \
                         f"seeker turn {index + 1}: {s_result.value.message[:120]!r}"
@@ -121,6 +123,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                 p_result, problem = await run.best("supporter", supporter.propose, lambda v: v.response, turn_seed,
                                                    unsafe)
                 value, raw = p_result.value, p_result.completion.text
+                if problem == "repeat" and not config.stop_on_repeat:
+                    problem = None
                 if problem == "unsafe":
                     value = value.model_copy(update={"response": crisis_reply(), "strategy": "Providing Suggestions"})
                     raw = value.model_dump_json()
