@@ -119,6 +119,15 @@ def detect_format(record: dict[str, Any]) -> str | None:
     return next((name for name, fmt in FORMATS.items() if fmt.detect(record)), None)
 
 
+def format_of(path: Path, record: dict[str, Any], line: int) -> CorpusFormat:
+    """The format of a corpus, recognised from its first record; an unknown record is an error naming the line."""
+    name = detect_format(record)
+    if name is None:
+        raise InputFileError(str(path), "unrecognised corpus record", line, 1,
+                             f"supported formats: {', '.join(FORMATS)}")
+    return FORMATS[name]
+
+
 def read_corpus(path: str | Path, format: str = "auto") -> Iterator[Dialogue]:
     """Yield the dialogues of a JSONL corpus in any registered format."""
     path = Path(path)
@@ -130,11 +139,7 @@ def read_corpus(path: str | Path, format: str = "auto") -> Iterator[Dialogue]:
     for number, record in iter_jsonl(path):
         empty = False
         if fmt is None:
-            name = detect_format(record)
-            if name is None:
-                raise InputFileError(str(path), "unrecognised corpus record", number, 1,
-                                     f"supported formats: {', '.join(FORMATS)}")
-            fmt = FORMATS[name]
+            fmt = format_of(path, record, number)
         try:
             yield fmt.parse(record, f"{path.stem}:{number}")
         except (KeyError, TypeError, ValueError, ValidationError) as exc:

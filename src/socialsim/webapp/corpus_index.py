@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from socialsim.corpus.dialogue import Dialogue
-from socialsim.corpus.readers import FORMATS, detect_format
+from socialsim.corpus.readers import FORMATS, format_of
 from socialsim.errors import InputFileError
 from socialsim.safety import detect_risk
 from socialsim.webapp.judgements import Judgements
@@ -188,11 +188,7 @@ class CorpusIndex:
                 if not isinstance(record, dict):
                     raise InputFileError(str(path), "expected a JSON object", number, 1)
                 if fmt is None:
-                    name = detect_format(record)
-                    if name is None:
-                        raise InputFileError(str(path), "unrecognised corpus record", number, 1,
-                                             f"supported formats: {', '.join(FORMATS)}")
-                    fmt = FORMATS[name]
+                    fmt = format_of(path, record, number)
                 yield number, start, len(raw), fmt.name, self._parse(path, fmt.name, record, number)
 
     @staticmethod
