@@ -1,6 +1,7 @@
 """The real embedded model (SmolLM2-135M Q4_1 in llama.cpp): structured output and KV-cache reuse."""
 
 import asyncio
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -35,3 +36,38 @@ def test_a_session_only_evaluates_the_new_tokens_of_its_next_turn(embedded_backe
     new_tokens = second.usage.prompt_tokens - first.usage.prompt_tokens
     assert second.usage.prompt_tokens_evaluated <= new_tokens + 2
     assert second.usage.prompt_tokens_evaluated < second.usage.prompt_tokens / 2
+
+
+class Odd(BaseModel):
+    code: Literal["zq-7x"]  # a value the model would never write unprompted: the grammar must force it
+    mood: Literal["calm", "tense"]
+
+
+def test_grammar_is_enforced_even_when_the_model_would_write_something_else(embedded_backend):
+    messages = [{"role": "user", "content": "Tell me a short story about a cat."}]
+    sampling = embedded_backend.default_sampling().with_(temperature=0.9, max_tokens=40)
+    for seed in range(3):
+        request = ChatRequest(messages, sampling.with_(seed=seed), json_schema=Odd.model_json_schema(),
+                              session=f"odd-{seed}")
+        completion = asyncio.run(embedded_backend.complete(request))
+        assert Odd.model_validate_json(completion.text).code == "zq-7x"  # no repair: the raw text is valid
+
+
+def test_a_new_dialogue_reuses_the_system_prompt_of_the_same_role_from_a_recycled_context():
+    from socialsim.llm.config import BackendConfig
+    from socialsim.llm.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(BackendConfig(temperature=0.0, max_tokens=8, max_sessions=2))
+    supporter = {"role": "system", "content": "You are a caring supporter in an online chat. " * 12}
+    seeker = {"role": "system", "content": "You play a tired nurse who needs support. " * 12}
+    sampling = backend.default_sampling()
+
+    def ask(session: str, system: dict, text: str):
+        messages = [system, {"role": "user", "content": text}]
+        return asyncio.run(backend.complete(ChatRequest(messages, sampling, session=session)))
+
+    ask("d1/seeker", seeker, "Hello.")
+    ask("d1/supporter", supporter, "I feel lonely since I moved.")
+    # The pool is full: d1/seeker is the least recently used, but d2's supporter takes d1's supporter context.
+    second = ask("d2/supporter", supporter, "My exams start next week and I panic.")
+    assert second.usage.prompt_tokens_evaluated < second.usage.prompt_tokens / 3

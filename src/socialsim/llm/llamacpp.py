@@ -5,6 +5,8 @@ prompt and the new one. A dialogue alternates two roles with different prompts, 
 overwritten at every turn. We therefore keep a small pool of contexts and pin each ``ChatRequest.session``
 (e.g. ``"dialogue-17/seeker"``) to one of them: a role's next turn extends its own previous prompt and only the
 new tokens are evaluated. The weights are memory-mapped, so extra contexts cost only their KV cache.
+
+Constrained (JSON schema) generation checks the grammar last, see :mod:`socialsim.llm.grammar_last`.
 """
 
 import asyncio
@@ -60,10 +62,10 @@ class LlamaCppBackend(Backend):
         return str(self.model_path)
 
     def _load(self) -> Any:
-        from llama_cpp import Llama
+        from socialsim.llm.grammar_last import GrammarLastLlama
 
         try:
-            return Llama(
+            return GrammarLastLlama(
                 model_path=str(self.model_path),
                 n_ctx=self.config.n_ctx,
                 n_threads=self.n_threads,
@@ -78,7 +80,9 @@ class LlamaCppBackend(Backend):
             ) from exc
 
     def _context(self, session: str) -> Any:
-        """The context pinned to ``session``; the least recently used one is recycled when the pool is full."""
+        """The context pinned to ``session``. When the pool is full, the least recently used context of the same
+        role (the part after the last ``/``, e.g. ``supporter``) is recycled, else the least recently used one:
+        a role's system prompt is the same in every dialogue, so the next dialogue reuses it from the KV cache."""
         if session in self._contexts:
             self._contexts.move_to_end(session)
             return self._contexts[session]
@@ -87,7 +91,9 @@ class LlamaCppBackend(Backend):
         elif len(self._contexts) < self.config.max_sessions:
             llm = self._load()
         else:
-            _, llm = self._contexts.popitem(last=False)
+            role = session.rpartition("/")[2]
+            same_role = (s for s in self._contexts if s.rpartition("/")[2] == role)
+            llm = self._contexts.pop(next(same_role, next(iter(self._contexts))))
         self._contexts[session] = llm
         return llm
 
