@@ -171,6 +171,17 @@ def test_each_role_prompt_extends_its_previous_one_and_the_supporter_never_sees_
     assert dialogue.termination == "max_turns"
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_supporter_history_drops_earlier_reasoning_unless_asked_to_keep_it(keep):
+    backend = ScriptedBackend(scripted_reply)
+    dialogue = run(backend, SimulationConfig(max_turns=6, min_turns=2, keep_reasoning_in_history=keep))
+    last = [r for r in backend.requests if not is_seeker(r)][-1]
+    earlier = [json.loads(m["content"]) for m in last.messages if m["role"] == "assistant"]
+    assert [e["response"] for e in earlier] == [t.text for t in dialogue.by("supporter")[:-1]]
+    assert all(("situation" in e and "thought" in e) == keep for e in earlier)
+    assert all(t.reasoning and t.reasoning.situation for t in dialogue.by("supporter"))  # the corpus keeps it
+
+
 def test_disclosure_is_gradual_and_measured_from_the_seekers_words():
     def reply(request):
         if is_seeker(request):  # say exactly the cued details, so revealed follows cued

@@ -23,6 +23,10 @@ class SimulationConfig(BaseModel):
     reasoning: bool = Field(
         True, description="The supporter reasons (situation, thought, action, strategy reason) before its "
         "response. Off = strategy and response only (plain role-play baseline).")
+    keep_reasoning_in_history: bool = Field(
+        False, description="Keep the supporter's earlier reasoning in its prompt. Off = earlier turns are kept as "
+        "strategy and response only (as reasoning models drop past thoughts): the context stays about half as long, "
+        "so every later token decodes faster.")
     max_regenerations: int = Field(
         2, ge=0, description="Extra candidates per turn when a turn fails a check (role confusion, near-duplicate, "
         "unaddressed crisis); each one is counted in the dialogue's meta.")

@@ -133,7 +133,7 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                     termination, detail = ("repetition" if problem == "repeat" else "role_confusion"), \
                         f"supporter turn {index + 1}: {value.response[:120]!r}"
                     break
-                supporter.accept(raw)
+                supporter.accept(value, raw)
                 last_support = (value.response, value.strategy)
                 run.turns.append(Turn(speaker="supporter", text=value.response, strategy=value.strategy,
                                       reasoning=reasoning_of(value)))

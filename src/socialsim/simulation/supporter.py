@@ -1,8 +1,12 @@
 """The supporter agent: sees only the dialogue, never the profile; reasons, picks an ESConv strategy, replies.
 
-Like the seeker, its prompt only grows (stable system prompt, then seeker turns and its own raw replies), so a
-pinned llama.cpp session evaluates only the new tokens of each turn.
+Like the seeker, its prompt only grows (stable system prompt, then seeker turns and its own replies), so a
+pinned llama.cpp session evaluates only the new tokens of each turn. Earlier replies are kept as strategy and
+response only, unless ``keep_reasoning_in_history``: re-evaluating that short reply costs far less than decoding
+every later token over a context twice as long.
 """
+
+import json
 
 from socialsim.corpus.dialogue import STRATEGIES, Reasoning
 from socialsim.llm.base import Backend
@@ -40,6 +44,10 @@ class SupporterAgent:
         return await complete_structured(self.backend, self.messages, self.schema, sampling,  # type: ignore[arg-type]
                                          session=self.session, max_attempts=self.max_attempts)
 
-    def accept(self, raw_text: str) -> None:
-        """Keep the reply in the history: the raw text when it was used as is, so the next prompt extends it."""
-        self.messages.append({"role": "assistant", "content": raw_text})
+    def accept(self, reply: SupporterReply, raw_text: str) -> None:
+        """Keep the reply in the history: the raw text, or without its reasoning (see the module docstring)."""
+        if self.config.keep_reasoning_in_history or isinstance(reply, SupporterPlain):
+            content = raw_text
+        else:
+            content = json.dumps({"strategy": reply.strategy, "response": reply.response})
+        self.messages.append({"role": "assistant", "content": content})
