@@ -1,9 +1,11 @@
 """Simulator throughput on the embedded model, side by side in one run (the machine is shared and noisy).
 
-(a) raw llama.cpp decode tokens/s of the embedded model (plain prompt, no grammar);
+(a) raw llama.cpp decode tokens/s of the embedded model (plain prompt, no grammar), and (a') the same after as
+many context tokens as (b)'s calls carry on average (decoding slows down as the context grows);
 (b) the simulator's end-to-end generated tokens/s on N-turn dialogues, each role pinned to its own KV cache;
 (c) the same with KV reuse off (one shared context, the whole history re-evaluated on every call, as peers do);
-plus prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
+plus JSON-constrained decode with llama-cpp-python's grammar-first sampler vs ours (grammar checked last),
+prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
 disclosure curve (mean fraction of the 8 disclosable profile fields revealed by seeker turn k). Figures go to
 --out (JSON), the dialogues next to it (.dialogues.jsonl).
 
@@ -22,26 +24,58 @@ from llama_cpp import Llama
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.llm.config import BackendConfig
 from socialsim.llm.embedded import embedded_model_path
+from socialsim.llm.grammar_last import GrammarLastLlama
 from socialsim.llm.llamacpp import LlamaCppBackend
 from socialsim.personas.bank import read_bank
 from socialsim.personas.profile import DISCLOSABLE_FIELDS
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.engine import simulate_dialogue
+from socialsim.simulation.schemas import SupporterReasoned
 
 PROFILES = Path(__file__).parent / "data" / "bench_profiles.jsonl"
+FILLER = ("Seeker: I have been feeling low since the move, and work is piling up. Supporter: That sounds hard; "
+          "what has been the most difficult part of this week for you? ")
 
 
-def raw_decode(n_threads: int, tokens: int = 200, repeats: int = 2) -> float:
-    llm = Llama(model_path=str(embedded_model_path()), n_ctx=1024, n_threads=n_threads,
+def raw_decode(n_threads: int, context: int = 0, tokens: int = 200, repeats: int = 2) -> float:
+    """Plain llama.cpp decode (no grammar, no chat template) of exactly ``tokens`` tokens (an early end of text
+    once counted as a zero rate and halved this figure), after a prompt of ``context`` tokens already in the KV cache
+    (0: a one-line prompt) since decoding slows down as the context grows."""
+    llm = Llama(model_path=str(embedded_model_path()), n_ctx=8192, n_threads=n_threads,
                 n_threads_batch=n_threads, verbose=False)
+    prompt = llm.tokenize(b"Write a long story about a lighthouse keeper.")
+    filler = llm.tokenize(FILLER.encode(), add_bos=False)
+    prompt += (filler * (context // len(filler) + 1))[: max(0, context - len(prompt))]
     rates = []
     for seed in range(repeats):
         llm.reset()
+        llm.eval(prompt[:-1])  # the context is in the KV cache already, as in the simulator
+        llm.set_seed(seed)
         start = time.perf_counter()
-        out = llm.create_completion("Write a long story about a lighthouse keeper.", max_tokens=tokens,
-                                    temperature=0.7, seed=seed)
-        rates.append(out["usage"]["completion_tokens"] / (time.perf_counter() - start))
+        stream = llm.generate(prompt, temp=0.7, top_k=40, top_p=0.95, min_p=0.05)
+        for _ in range(tokens):  # generate() never stops by itself: exactly ``tokens`` tokens are decoded
+            next(stream)
+        rates.append(tokens / (time.perf_counter() - start))
     return statistics.median(rates)
+
+
+def constrained_decode(n_threads: int, grammar_last: bool, repeats: int = 3) -> float:
+    """Decode tokens/s of one supporter reply under its JSON schema, with llama-cpp-python's sampler (grammar
+    over the whole vocabulary at every token) or ours (grammar checked last, see socialsim.llm.grammar_last)."""
+    cls = GrammarLastLlama if grammar_last else Llama
+    llm = cls(model_path=str(embedded_model_path()), n_ctx=2048, n_threads=n_threads, n_threads_batch=n_threads,
+              verbose=False)
+    messages = [{"role": "system", "content": "You are a caring supporter. Answer in JSON."},
+                {"role": "user", "content": "I lost my job last week and I can't sleep. I feel like a failure."}]
+    fmt = {"type": "json_object", "schema": SupporterReasoned.model_json_schema()}
+    tokens, seconds = 0, 0.0
+    for seed in range(repeats):
+        llm.reset()
+        start = time.perf_counter()
+        out = llm.create_chat_completion(messages, max_tokens=200, temperature=0.7, seed=seed, response_format=fmt)
+        seconds += time.perf_counter() - start
+        tokens += out["usage"]["completion_tokens"]
+    return tokens / seconds
 
 
 async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: str) -> tuple[list[Dialogue], dict]:
@@ -56,7 +90,8 @@ async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: st
     s = backend.stats
     return done, {"dialogues": dialogues, "turns": sum(len(d.turns) for d in done), "seconds": round(seconds, 1),
                   "completion_tokens": s.completion_tokens, "prompt_tokens": s.prompt_tokens,
-                  "prompt_tokens_evaluated": s.prompt_tokens_evaluated,
+                  "prompt_tokens_evaluated": s.prompt_tokens_evaluated, "calls": s.calls,
+                  "mean_prompt_tokens_per_call": round(s.prompt_tokens / max(1, s.calls)),
                   "tokens_per_s": round(s.completion_tokens / seconds, 1),
                   "terminations": [d.termination for d in done]}
 
@@ -107,11 +142,18 @@ def main() -> None:
     a_after = raw_decode(args.threads)  # measured again: the machine's load drifts, (a) is the mean of both
     a = (a_before + a_after) / 2
     print(f"(a) raw decode again: {a_after:.1f} tok/s", flush=True)
+    a_ctx = raw_decode(args.threads, context=b["mean_prompt_tokens_per_call"])
+    print(f"(a') raw decode after {b['mean_prompt_tokens_per_call']} context tokens: {a_ctx:.1f} tok/s", flush=True)
+    grammar = {"grammar_first_tok_s": round(constrained_decode(args.threads, grammar_last=False), 1),
+               "grammar_last_tok_s": round(constrained_decode(args.threads, grammar_last=True), 1)}
+    print(f"JSON-constrained decode: {grammar}", flush=True)
     long_dialogues, long_stats = asyncio.run(simulate(args.long, 1, True, args.threads, "long"))
     marks = [m for m in (5, 10, 20, 30, 40, args.long) if m <= len(long_dialogues[0].turns)]
     result = {
         "threads": args.threads, "a_raw_decode_tok_s": round(a, 1),
         "a_before_after": [round(a_before, 1), round(a_after, 1)], "b_kv": b, "c_no_kv": c,
+        "a_at_mean_context_tok_s": round(a_ctx, 1), "b_over_a_at_context": round(b["tokens_per_s"] / a_ctx, 2),
+        "constrained_decode": grammar,
         "b_over_a": round(b["tokens_per_s"] / a, 2), "b_over_c": round(b["tokens_per_s"] / c["tokens_per_s"], 2),
         "growth": growth(long_dialogues[0], sorted(set(marks))), "long_dialogue": long_stats,
         "disclosure_curve": disclosure_curve(kv_dialogues + long_dialogues),
