@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 StructuredMode = Literal["json_schema", "json_object", "none"]
 
@@ -22,7 +22,11 @@ class BackendConfig(BaseModel):
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="openai: name of the environment variable holding the API key (optional)."
     )
-    n_threads: int | None = Field(None, ge=1, description="llamacpp: CPU threads (unset = number of cores, max 8).")
+    n_threads: int | None = Field(
+        None, ge=1, description="llamacpp: CPU threads of one call (unset = number of cores, max 8, / parallel).")
+    parallel: int = Field(
+        1, ge=1, description="llamacpp: calls decoded at the same time, each on its own dialogue's KV cache and "
+        "n_threads threads (needs at least 2 dialogues in flight; see max_sessions).")
     n_ctx: int = Field(4096, ge=256, description="llamacpp: context window in tokens.")
     n_gpu_layers: int = Field(0, description="llamacpp: layers to offload to a GPU (-1 = all).")
     max_sessions: int = Field(
@@ -55,3 +59,10 @@ class BackendConfig(BaseModel):
     max_tokens: int = Field(256, ge=1, description="Default cap on generated tokens per call.")
     repeat_penalty: float = Field(1.1, ge=0, description="llamacpp: repetition penalty (1.0 = off).")
     seed: int = Field(0, description="Sampling seed (requests derive their own seeds from it).")
+
+    @model_validator(mode="after")
+    def _check_parallel(self) -> "BackendConfig":
+        if self.parallel > self.max_sessions:
+            raise ValueError(f"parallel ({self.parallel}) needs at least as many KV caches: raise max_sessions "
+                             f"({self.max_sessions})")
+        return self

@@ -6,14 +6,16 @@ overwritten at every turn. We therefore keep a small pool of contexts and pin ea
 (e.g. ``"dialogue-17/seeker"``) to one of them: a role's next turn extends its own previous prompt and only the
 new tokens are evaluated. The weights are memory-mapped, so extra contexts cost only their KV cache.
 
-Constrained (JSON schema) generation checks the grammar last, see :mod:`socialsim.llm.grammar_last`.
+Calls on different contexts may decode at the same time (``llm.parallel``), each with its share of the threads:
+on a CPU, two single-thread decodes give more tokens per second in total than one two-thread decode. Constrained
+(JSON schema) generation checks the grammar last, see :mod:`socialsim.llm.grammar_last`.
 """
 
 import asyncio
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +51,12 @@ class LlamaCppBackend(Backend):
         else:
             self.model_path = embedded_model_path()
             self._model_id = EMBEDDED_MODEL_ID
-        self.n_threads = config.n_threads or min(8, os.cpu_count() or 1)
+        self.n_threads = config.n_threads or max(1, min(8, os.cpu_count() or 1) // config.parallel)
         self._contexts: OrderedDict[str, Any] = OrderedDict()  # session -> Llama, most recent last
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the pool; decoding itself runs outside it
+        self._slots = threading.Semaphore(config.parallel)
+        self._busy: Counter[int] = Counter()  # id(context) -> calls using it now: never recycled meanwhile
+        self._context_locks: dict[int, threading.Lock] = {}  # one call at a time per context
         self._spare: list[Any] = [self._load()]  # loaded now to fail fast on a bad file, before work is queued
 
     @property
@@ -91,9 +96,9 @@ class LlamaCppBackend(Backend):
         elif len(self._contexts) < self.config.max_sessions:
             llm = self._load()
         else:
+            idle = [s for s, llm in self._contexts.items() if not self._busy[id(llm)]]
             role = session.rpartition("/")[2]
-            same_role = (s for s in self._contexts if s.rpartition("/")[2] == role)
-            llm = self._contexts.pop(next(same_role, next(iter(self._contexts))))
+            llm = self._contexts.pop(next((s for s in idle if s.rpartition("/")[2] == role), idle[0]))
         self._contexts[session] = llm
         return llm
 
@@ -108,17 +113,25 @@ class LlamaCppBackend(Backend):
         )
         if request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
-        with self._lock:
-            llm = self._context(request.session or "default")
-            before = llm.input_ids.tolist()
-            start = time.perf_counter()
+        with self._slots:
+            with self._lock:
+                llm = self._context(request.session or "default")
+                self._busy[id(llm)] += 1
+                context_lock = self._context_locks.setdefault(id(llm), threading.Lock())
             try:
-                out = llm.create_chat_completion(**kwargs)
-            except ValueError as exc:  # e.g. prompt longer than the context window
-                raise BackendError(f"llama.cpp: {exc}", "shorten the dialogue or raise llm.n_ctx") from exc
-            latency = time.perf_counter() - start
-            usage = out["usage"]
-            prompt_ids = llm.input_ids[: usage["prompt_tokens"]].tolist()
+                with context_lock:
+                    before = llm.input_ids[: llm.n_tokens].tolist()
+                    start = time.perf_counter()
+                    try:
+                        out = llm.create_chat_completion(**kwargs)
+                    except ValueError as exc:  # e.g. prompt longer than the context window
+                        raise BackendError(f"llama.cpp: {exc}", "shorten the dialogue or raise llm.n_ctx") from exc
+                    latency = time.perf_counter() - start
+                    usage = out["usage"]
+                    prompt_ids = llm.input_ids[: usage["prompt_tokens"]].tolist()
+            finally:
+                with self._lock:
+                    self._busy[id(llm)] -= 1
         evaluated = usage["prompt_tokens"] - _common_prefix(before, prompt_ids)
         choice = out["choices"][0]
         result = Completion(
