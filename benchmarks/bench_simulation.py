@@ -4,6 +4,7 @@
 many context tokens as (b)'s calls carry on average (decoding slows down as the context grows);
 (b) the simulator's end-to-end generated tokens/s on N-turn dialogues, each role pinned to its own KV cache;
 (c) the same with KV reuse off (one shared context, the whole history re-evaluated on every call, as peers do);
+(d) two dialogues in flight with calls decoded one at a time (all threads) or two at a time (half each);
 plus JSON-constrained decode with llama-cpp-python's grammar-first sampler vs ours (grammar checked last),
 prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
 disclosure curve (mean fraction of the 8 disclosable profile fields revealed by seeker turn k). Figures go to
@@ -96,6 +97,22 @@ async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: st
                   "terminations": [d.termination for d in done]}
 
 
+async def concurrent(turns: int, dialogues: int, parallel: int, n_threads: int) -> dict:
+    """Generated tokens/s with ``dialogues`` dialogues in flight on one backend whose calls decode ``parallel``
+    at a time, each with ``n_threads // parallel`` threads."""
+    backend = LlamaCppBackend(BackendConfig(n_threads=max(1, n_threads // parallel), n_ctx=8192,
+                                            max_sessions=2 * dialogues, parallel=parallel))
+    config = SimulationConfig(max_turns=turns, min_turns=turns, stop_on_repeat=False)
+    profiles = read_bank(PROFILES)
+    start = time.perf_counter()
+    await asyncio.gather(*(simulate_dialogue(profiles[i % len(profiles)], f"par{parallel}-{i}", backend, backend,
+                                             config) for i in range(dialogues)))
+    seconds = time.perf_counter() - start
+    return {"parallel": parallel, "threads_per_call": backend.n_threads, "dialogues": dialogues,
+            "seconds": round(seconds, 1), "completion_tokens": backend.stats.completion_tokens,
+            "tokens_per_s": round(backend.stats.completion_tokens / seconds, 1)}
+
+
 def growth(dialogue: Dialogue, marks: list[int]) -> list[dict]:
     rows, evaluated, total = [], 0, 0
     for k, usage in enumerate(dialogue.meta["turn_usage"], start=1):
@@ -147,6 +164,8 @@ def main() -> None:
     grammar = {"grammar_first_tok_s": round(constrained_decode(args.threads, grammar_last=False), 1),
                "grammar_last_tok_s": round(constrained_decode(args.threads, grammar_last=True), 1)}
     print(f"JSON-constrained decode: {grammar}", flush=True)
+    parallel = [asyncio.run(concurrent(args.turns, 2, p, args.threads)) for p in (1, 2)]
+    print(f"(d) 2 dialogues in flight, parallel 1 vs 2: {parallel}", flush=True)
     long_dialogues, long_stats = asyncio.run(simulate(args.long, 1, True, args.threads, "long"))
     marks = [m for m in (5, 10, 20, 30, 40, args.long) if m <= len(long_dialogues[0].turns)]
     result = {
@@ -155,6 +174,8 @@ def main() -> None:
         "a_at_mean_context_tok_s": round(a_ctx, 1), "b_over_a_at_context": round(b["tokens_per_s"] / a_ctx, 2),
         "constrained_decode": grammar,
         "b_over_a": round(b["tokens_per_s"] / a, 2), "b_over_c": round(b["tokens_per_s"] / c["tokens_per_s"], 2),
+        "d_two_in_flight": parallel,
+        "d_parallel2_over_parallel1": round(parallel[1]["tokens_per_s"] / parallel[0]["tokens_per_s"], 2),
         "growth": growth(long_dialogues[0], sorted(set(marks))), "long_dialogue": long_stats,
         "disclosure_curve": disclosure_curve(kv_dialogues + long_dialogues),
         "quality": quality(kv_dialogues + long_dialogues),
