@@ -15,7 +15,7 @@ from socialsim.llm.types import ChatRequest, Completion, Usage
 
 
 def is_seeker(request: ChatRequest) -> bool:
-    return "role-playing a person" in request.messages[0]["content"]
+    return "message" in (request.json_schema or {}).get("properties", {})  # the seeker's reply schema
 
 
 SEEKER_LINES = (

@@ -1,9 +1,12 @@
 """The seeker's disclosure policy (which details are cued when) and its measure (which ones were said): no model."""
 
+import re
+
 import pytest
 
 from socialsim.personas.profile import DISCLOSABLE_FIELDS
-from socialsim.simulation.disclosure import PACE, DisclosureState, is_revealed
+from socialsim.prompts import render
+from socialsim.simulation.disclosure import PACE, DisclosureState, field_text, is_revealed
 from test_simulation_loop import make_profile
 
 
@@ -80,3 +83,14 @@ def test_revealed_needs_the_fields_own_words():
     assert not is_revealed(profile, "situation", "I work at a hospital.")
     assert is_revealed(profile, "situation", "The night shifts at the hospital wear me down.")
 
+
+def test_the_turn_prompt_ends_with_the_cued_details_quoted():
+    profile = make_profile()
+    share = [(f, field_text(profile, f)) for f in ("event_time", "event_location")]
+    prompt = render("seeker/turn.j2", supporter_text="How long has this been going on?", share=share, may_end=True)
+    *before, last = prompt.splitlines()  # the instruction comes last, after what the supporter said
+    assert "Supporter: How long has this been going on?" in before
+    quoted = re.findall(r'"([^"]+)"', last)
+    assert len(quoted) == 1 and "last month" in quoted[0] and "city hospital ward" in quoted[0]
+    plain = render("seeker/turn.j2", supporter_text="Hello.", share=[], may_end=False)
+    assert "last month" not in plain and '"' not in plain.splitlines()[-1]
