@@ -101,7 +101,7 @@ def test_workers_share_the_endpoint_limits_and_keep_to_their_cpus():
         "roles": {"supporter": {"tokens_per_minute": 90_000, "max_concurrency": 3}}})
     shared = worker_config(config, 4, cpus=1)
     assert shared.llm.max_concurrency == 16 and shared.llm.requests_per_minute == 150
-    assert shared.llm.n_threads == 1
+    assert shared.llm.n_threads == 1 and shared.llm.parallel == 1  # the one reserved CPU runs one call at a time
     supporter = shared.backend_for("supporter")
     assert supporter.tokens_per_minute == 22_500 and supporter.max_concurrency == 1
 

@@ -51,10 +51,13 @@ class LlamaCppBackend(Backend):
         else:
             self.model_path = embedded_model_path()
             self._model_id = EMBEDDED_MODEL_ID
-        self.n_threads = config.n_threads or max(1, min(8, os.cpu_count() or 1) // config.parallel)
+        cores = os.cpu_count() or 1
+        self.parallel = config.parallel or min(2, cores, config.max_sessions)
+        self.n_threads = config.n_threads or max(1, min(8, cores) // self.parallel)
         self._contexts: OrderedDict[str, Any] = OrderedDict()  # session -> Llama, most recent last
         self._lock = threading.Lock()  # guards the pool; decoding itself runs outside it
-        self._slots = threading.Semaphore(config.parallel)
+        self._slots = threading.Semaphore(self.parallel)
+        self._free_slots = list(range(self.parallel))  # names the contexts of calls without a session
         self._busy: Counter[int] = Counter()  # id(context) -> calls using it now: never recycled meanwhile
         self._context_locks: dict[int, threading.Lock] = {}  # one call at a time per context
         self._spare: list[Any] = [self._load()]  # loaded now to fail fast on a bad file, before work is queued
@@ -115,7 +118,8 @@ class LlamaCppBackend(Backend):
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         with self._slots:
             with self._lock:
-                llm = self._context(request.session or "default")
+                slot = self._free_slots.pop()
+                llm = self._context(request.session or f"unpinned-{slot}")
                 self._busy[id(llm)] += 1
                 context_lock = self._context_locks.setdefault(id(llm), threading.Lock())
             try:
@@ -132,6 +136,7 @@ class LlamaCppBackend(Backend):
             finally:
                 with self._lock:
                     self._busy[id(llm)] -= 1
+                    self._free_slots.append(slot)
         evaluated = usage["prompt_tokens"] - _common_prefix(before, prompt_ids)
         choice = out["choices"][0]
         result = Completion(

@@ -72,7 +72,8 @@ def _ray() -> Any:
 
 def worker_config(config: SocialsimConfig, workers: int, cpus: int) -> SocialsimConfig:
     """The config one worker runs with: per-endpoint limits divided among ``workers`` concurrent workers, and
-    llama.cpp threads pinned to the ``cpus`` Ray reserved for the task (unset would mean every core)."""
+    llama.cpp threads pinned to the ``cpus`` Ray reserved for the task (unset would mean every core), one call
+    at a time."""
     data = config.model_dump()
     for section in [data["llm"], *data["roles"].values()]:
         for key in SHARED_LIMITS:
@@ -81,6 +82,8 @@ def worker_config(config: SocialsimConfig, workers: int, cpus: int) -> Socialsim
                 section[key] = max(1, math.floor(share)) if key == "max_concurrency" else share
     if data["llm"]["n_threads"] is None:
         data["llm"]["n_threads"] = cpus
+    if data["llm"]["parallel"] is None:  # one call at a time on the reserved CPUs
+        data["llm"]["parallel"] = 1
     return SocialsimConfig.model_validate(data)
 
 
