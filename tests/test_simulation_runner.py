@@ -194,12 +194,16 @@ def test_ctrl_c_stops_cleanly_keeping_finished_dialogues(tmp_path):
     bank = write_bank(tmp_path / "bank.jsonl", 7)
     out = tmp_path / "run"
     script = CRASH_SCRIPT.format(tests=str(HERE), out=str(out), bank=str(bank))
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    # As from a terminal: the child starts with Ctrl-C's default action even if the test runner's process
+    # ignores SIGINT (an ignored signal stays ignored across exec, and Python then installs no handler).
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_until_simulating(proc, out)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
-    assert "KeyboardInterrupt" in stderr
+    assert "KeyboardInterrupt" in stderr, (f"exit code {proc.returncode}, parent's SIGINT handler "
+                                           f"{signal.getsignal(signal.SIGINT)}, stderr: {stderr[-2000:]!r}")
     raw = (out / "dialogues.jsonl").read_bytes()
     assert raw == b"" or raw.endswith(b"\n")  # only whole dialogues
     finished = len(raw.splitlines())
