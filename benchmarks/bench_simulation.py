@@ -4,7 +4,8 @@
 many context tokens as (b)'s calls carry on average (decoding slows down as the context grows);
 (b) the simulator's end-to-end generated tokens/s on N-turn dialogues, each role pinned to its own KV cache;
 (c) the same with KV reuse off (one shared context, the whole history re-evaluated on every call, as peers do);
-(d) two dialogues in flight with calls decoded one at a time (all threads) or two at a time (half each);
+(d) two dialogues in flight with calls decoded one at a time (all threads) or two at a time (half each), and
+(a2) raw decode of two sequences at once (half the threads each), the fair reference for (d);
 plus JSON-constrained decode with llama-cpp-python's grammar-first sampler vs ours (grammar checked last),
 prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
 disclosure curve (mean fraction of the 8 disclosable profile fields revealed by seeker turn k). Figures go to
@@ -18,6 +19,7 @@ import asyncio
 import json
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from llama_cpp import Llama
@@ -38,25 +40,34 @@ FILLER = ("Seeker: I have been feeling low since the move, and work is piling up
           "what has been the most difficult part of this week for you? ")
 
 
-def raw_decode(n_threads: int, context: int = 0, tokens: int = 200, repeats: int = 2) -> float:
+def raw_decode(n_threads: int, context: int = 0, tokens: int = 200, repeats: int = 2, streams: int = 1) -> float:
     """Plain llama.cpp decode (no grammar, no chat template) of exactly ``tokens`` tokens (an early end of text
     once counted as a zero rate and halved this figure), after a prompt of ``context`` tokens already in the KV cache
-    (0: a one-line prompt) since decoding slows down as the context grows."""
-    llm = Llama(model_path=str(embedded_model_path()), n_ctx=8192, n_threads=n_threads,
-                n_threads_batch=n_threads, verbose=False)
-    prompt = llm.tokenize(b"Write a long story about a lighthouse keeper.")
-    filler = llm.tokenize(FILLER.encode(), add_bos=False)
+    (0: a one-line prompt) since decoding slows down as the context grows. ``streams`` > 1 decodes that many
+    sequences at once, each on its own context with ``n_threads // streams`` threads (total tokens/s): the raw
+    counterpart of ``llm.parallel``."""
+    threads = max(1, n_threads // streams)
+    llms = [Llama(model_path=str(embedded_model_path()), n_ctx=8192, n_threads=threads, n_threads_batch=threads,
+                  verbose=False) for _ in range(streams)]
+    prompt = llms[0].tokenize(b"Write a long story about a lighthouse keeper.")
+    filler = llms[0].tokenize(FILLER.encode(), add_bos=False)
     prompt += (filler * (context // len(filler) + 1))[: max(0, context - len(prompt))]
-    rates = []
-    for seed in range(repeats):
-        llm.reset()
-        llm.eval(prompt[:-1])  # the context is in the KV cache already, as in the simulator
+
+    def decode(llm: Llama, seed: int) -> None:
         llm.set_seed(seed)
-        start = time.perf_counter()
         stream = llm.generate(prompt, temp=0.7, top_k=40, top_p=0.95, min_p=0.05)
         for _ in range(tokens):  # generate() never stops by itself: exactly ``tokens`` tokens are decoded
             next(stream)
-        rates.append(tokens / (time.perf_counter() - start))
+
+    rates = []
+    for seed in range(repeats):
+        for llm in llms:
+            llm.reset()
+            llm.eval(prompt[:-1])  # the context is in the KV cache already, as in the simulator
+        start = time.perf_counter()
+        with ThreadPoolExecutor(streams) as pool:  # llama.cpp releases the GIL while it decodes
+            list(pool.map(decode, llms, [seed] * streams))
+        rates.append(streams * tokens / (time.perf_counter() - start))
     return statistics.median(rates)
 
 
@@ -166,6 +177,8 @@ def main() -> None:
     print(f"JSON-constrained decode: {grammar}", flush=True)
     parallel = [asyncio.run(concurrent(args.turns, 2, p, args.threads)) for p in (1, 2)]
     print(f"(d) 2 dialogues in flight, parallel 1 vs 2: {parallel}", flush=True)
+    a_two = raw_decode(args.threads, streams=2)
+    print(f"(a2) raw decode, 2 sequences at once: {a_two:.1f} tok/s", flush=True)
     long_dialogues, long_stats = asyncio.run(simulate(args.long, 1, True, args.threads, "long"))
     marks = [m for m in (5, 10, 20, 30, 40, args.long) if m <= len(long_dialogues[0].turns)]
     result = {
@@ -176,6 +189,8 @@ def main() -> None:
         "b_over_a": round(b["tokens_per_s"] / a, 2), "b_over_c": round(b["tokens_per_s"] / c["tokens_per_s"], 2),
         "d_two_in_flight": parallel,
         "d_parallel2_over_parallel1": round(parallel[1]["tokens_per_s"] / parallel[0]["tokens_per_s"], 2),
+        "a2_raw_decode_two_streams_tok_s": round(a_two, 1),
+        "d_parallel2_over_a2": round(parallel[1]["tokens_per_s"] / a_two, 2),
         "growth": growth(long_dialogues[0], sorted(set(marks))), "long_dialogue": long_stats,
         "disclosure_curve": disclosure_curve(kv_dialogues + long_dialogues),
         "quality": quality(kv_dialogues + long_dialogues),
