@@ -23,6 +23,7 @@ from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
 from socialsim.llm.config import BackendConfig
 from socialsim.llm.embedded import EMBEDDED_MODEL_ID, embedded_model_path
+from socialsim.llm.native_probe import ensure_native_ok
 from socialsim.llm.stats import RunStats
 from socialsim.llm.types import ChatRequest, Completion, Usage
 
@@ -60,6 +61,8 @@ class LlamaCppBackend(Backend):
         self._free_slots = list(range(self.parallel))  # names the contexts of calls without a session
         self._busy: Counter[int] = Counter()  # id(context) -> calls using it now: never recycled meanwhile
         self._context_locks: dict[int, threading.Lock] = {}  # one call at a time per context
+        # A build for another CPU would kill this process at the first decode: probe it in a child process first.
+        ensure_native_ok(self.model_path)
         self._spare: list[Any] = [self._load()]  # loaded now to fail fast on a bad file, before work is queued
 
     @property
