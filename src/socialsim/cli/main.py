@@ -24,6 +24,7 @@ from socialsim.cli import (
 )
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
+from socialsim.extras import missing_extra
 
 app = typer.Typer(
     name="socialsim",
@@ -79,6 +80,12 @@ def main() -> None:
         if exc.hint:
             typer.echo(f"hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        error = missing_extra(exc.name or "")
+        if error is None or STATE.debug:
+            raise
+        typer.secho(f"error: {error.message}", fg="red", err=True)
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished work is saved; run the same command again to resume.", err=True)
         sys.exit(130)

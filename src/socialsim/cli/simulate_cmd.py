@@ -64,7 +64,10 @@ def simulate(
     typer.echo(f"endings:   {ends}")
     typer.echo(report.llm_summary)
     if personas is None:
-        typer.echo(f"personas:  {out / BANK} (built from the built-in seeds)")
+        from socialsim.embeddings import available
+
+        checks = "" if available() else "; grounding and near-duplicate checks skipped: pip install 'socialsim[embed]'"
+        typer.echo(f"personas:  {out / BANK} (built from the built-in seeds{checks})")
     typer.echo(f"corpus:    {report.corpus}")
     if report.failed_now:
         typer.echo(f"failures:  {report.failures} (run the same command again to retry them)")

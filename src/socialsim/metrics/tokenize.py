@@ -6,6 +6,7 @@ not). ``words`` is plain whitespace splitting, used for utterance lengths (as in
 """
 
 from functools import cache
+from importlib.resources import files
 from typing import Any
 
 
@@ -22,3 +23,20 @@ def tokens(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     return text.split()
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """The one stop-word list (``stopwords.txt``, English function words)."""
+    text = files("socialsim.metrics").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w for line in text.splitlines() if not line.startswith("#") for w in line.split())
+
+
+def is_content(token: str) -> bool:
+    """A content word: alphabetic, longer than 2 letters, not a stop word."""
+    return token.isalpha() and len(token) > 2 and token not in stop_words()
+
+
+def content_words(text: str) -> list[str]:
+    """The content words of ``text``, lower-cased, in order."""
+    return [t for t in tokens(text) if is_content(t)]

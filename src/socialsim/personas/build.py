@@ -14,8 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from socialsim import embeddings
 from socialsim.corpus.writer import AppendWriter
-from socialsim.embeddings import embed
 from socialsim.errors import InputFileError
 from socialsim.llm.roles import RoleBackends
 from socialsim.personas.bank import iter_existing
@@ -44,6 +44,7 @@ class BuildReport:
     rejected: Counter[str] = field(default_factory=Counter)
     skipped_bad: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    checked: bool = True  # grounding and near-duplicates checked (False without the [embed] extra)
 
     @property
     def records_per_minute(self) -> float:
@@ -62,6 +63,9 @@ class BuildReport:
             f"profiles written {self.written} (flagged {self.flagged}, at risk {self.at_risk}) -> {self.out_path}",
             f"rejected: {rejected} -> {rejections_path(self.out_path)}",
         ]
+        if not self.checked:
+            lines.append("grounding and near-duplicate checks skipped (profiles flagged 'unchecked'): "
+                         "pip install 'socialsim[embed]' to run them")
         if self.skipped_bad:
             lines.append(f"skipped bad input: {len(self.skipped_bad)} (first: {self.skipped_bad[0]})")
         return "\n".join(lines)
@@ -85,8 +89,9 @@ async def build_bank(source: str, out_path: Path, backends: RoleBackends, config
     report = BuildReport(src.label, out_path, records=len(records))
     done, existing = _done_keys(out_path)
     index = NearDuplicateIndex(config.dedup_threshold)
-    if existing:
-        for profile, vector in zip(existing, embed([profile_text(p) for p in existing]), strict=True):
+    report.checked = embeddings.available()
+    if existing and report.checked:
+        for profile, vector in zip(existing, embeddings.embed([profile_text(p) for p in existing]), strict=True):
             index.add(profile.id, vector)
     todo: list[tuple[int, SourceRecord]] = []
     seen: set[tuple[str, str]] = set()
@@ -110,7 +115,8 @@ async def build_bank(source: str, out_path: Path, backends: RoleBackends, config
 
     def record_result(result: Extraction | Rejection, bank: AppendWriter, rejections: AppendWriter) -> None:
         # No await in here: the duplicate check and the index update are atomic for concurrent extractions.
-        if isinstance(result, Extraction) and (hit := index.duplicate_of(result.vector)):
+        if isinstance(result, Extraction) and result.vector is not None and (
+                hit := index.duplicate_of(result.vector)):
             profile = result.profile
             result = Rejection(profile.source.source, profile.source.record_id, "near_duplicate",
                                f"cosine {hit[1]:.3f} with {hit[0]}")
@@ -118,7 +124,8 @@ async def build_bank(source: str, out_path: Path, backends: RoleBackends, config
             rejections.append(asdict(result))
             report.rejected[result.reason] += 1
         else:
-            index.add(result.profile.id, result.vector)
+            if result.vector is not None:
+                index.add(result.profile.id, result.vector)
             bank.append(result.profile.model_dump(mode="json"))
             report.written += 1
             report.flagged += bool(result.profile.flags)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from socialsim.embeddings import embed
+from socialsim import embeddings
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import StructuredOutputError, complete_structured
 from socialsim.personas.config import PersonaConfig
@@ -28,6 +28,8 @@ from socialsim.safety import detect_risk
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
 AGE_RANGE = (14, 90)
 SESSION = "personas/extractor"  # one KV cache: the system prompt is evaluated once for the whole build
+# Flag of profiles built without the [embed] extra: neither grounding nor near-duplicates were checked.
+UNCHECKED = "unchecked"
 
 
 class ExtractedProfile(BaseModel):
@@ -68,7 +70,8 @@ class Rejection:
 @dataclass
 class Extraction:
     profile: Profile
-    vector: np.ndarray  # embedding of the profile's situation + event description (for dedup)
+    vector: np.ndarray | None  # embedding of the profile's situation + event description (for dedup); None
+    # when the [embed] extra is missing and the profile could not be checked
 
 
 _COMBINATIONS = list(product(*BIG_FIVE_POLES.values()))  # the 32 pole combinations
@@ -132,8 +135,11 @@ async def extract_profile(record: SourceRecord, backend: Backend, config: Person
     profile = to_profile(record, answer, personality)
     # Best match over the whole text and each of its paragraphs: an ESConv record's situation paragraph would be
     # drowned in the whole text by the seeker's many short utterances.
+    if not embeddings.available():
+        profile.flags.append(UNCHECKED)
+        return Extraction(profile, None)
     parts = [text, *(p for p in text.split("\n\n") if len(p) >= 20 and p != text)]
-    vector, *source_vectors = embed([profile_text(profile), *parts])
+    vector, *source_vectors = embeddings.embed([profile_text(profile), *parts])
     grounding = round(max(float(vector @ v) for v in source_vectors), 4)
     profile.grounding = grounding
     if grounding < config.grounding_threshold:
