@@ -18,7 +18,7 @@ from socialsim.chatbot.config import ChatbotConfig
 from socialsim.chatbot.dataset import build_training_set
 from socialsim.chatbot.evaluate import evaluate_model
 from socialsim.chatbot.train import train_chatbot
-from socialsim.evaluation.outputs import write_atomic
+from socialsim.corpus.atomic import write_atomic
 
 ESCONV = Path(__file__).resolve().parents[2] / "shared" / "data" / "esconv"
 KEYS = ["bleu-1", "bleu-2", "bleu-4", "rouge-l", "distinct-1", "distinct-2", "mean-length", "sacrebleu",

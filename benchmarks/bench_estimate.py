@@ -16,7 +16,6 @@ from pathlib import Path
 
 from socialsim.config import SocialsimConfig
 from socialsim.corpus.readers import read_corpus
-from socialsim.llm.roles import RoleBackends
 from socialsim.scale.estimate import Throughput, calibrate_from_corpus, estimate, format_estimate
 from socialsim.simulation.runner import simulate_corpus
 
@@ -27,10 +26,10 @@ from bench_http_scaling import profile  # noqa: E402
 async def run(out: Path, n: int, seed: int, turns: int) -> float:
     config = SocialsimConfig.model_validate({
         "simulation": {"max_turns": turns, "min_turns": turns, "seed": seed}, "cache": {"enabled": False}})
-    backends = RoleBackends(config, out, use_cache=False)
+    backends = config.backends(out, use_cache=False)
     try:
-        report = await simulate_corpus([profile(i) for i in range(n)], out, n, config, progress=False,
-                                       backends=backends)
+        report = await simulate_corpus([profile(i) for i in range(n)], out, n, config.simulation, backends,
+                                       progress=False)
     finally:
         await backends.aclose()
     return report.seconds

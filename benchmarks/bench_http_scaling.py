@@ -23,8 +23,7 @@ from pathlib import Path
 import httpx
 
 from socialsim.config import SocialsimConfig
-from socialsim.llm.roles import RoleBackends
-from socialsim.personas.profile import Personality, Profile, SourceRef
+from socialsim.corpus.profile import Personality, Profile, SourceRef
 from socialsim.scale.estimate import Throughput, calibrate_from_corpus, estimate
 from socialsim.simulation.runner import simulate_corpus
 
@@ -55,11 +54,11 @@ async def run_level(base_url: str, in_flight: int, n: int, out: Path, args: argp
     config = config_for(base_url, in_flight, args)
     root = base_url.removesuffix("/v1")
     httpx.post(f"{root}/reset")
-    backends = RoleBackends(config, out, use_cache=False)
+    backends = config.backends(out, use_cache=False)
     cpu = time.process_time()
     try:
-        report = await simulate_corpus([profile(i) for i in range(n)], out, n, config, progress=False,
-                                       backends=backends)
+        report = await simulate_corpus([profile(i) for i in range(n)], out, n, config.simulation, backends,
+                                       progress=False)
     finally:
         await backends.aclose()
     cpu = time.process_time() - cpu

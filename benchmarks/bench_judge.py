@@ -22,7 +22,6 @@ from socialsim.config import load_config
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
 from socialsim.evaluation.judge import DIMENSIONS, Judge, sample, wilson
-from socialsim.llm.roles import RoleBackends
 
 ROOT = Path(__file__).resolve().parents[1]
 DEGRADATIONS = ("shuffled", "swapped_roles", "repeated")
@@ -62,9 +61,9 @@ def main() -> None:
     overrides = dict(kv.split("=", 1) for kv in args.set)
     config = load_config(overrides=overrides).config
     out = Path(args.out)
-    roles = RoleBackends(config, out)
+    roles = config.backends(out)
     backend = roles.get("judge")
-    judge = Judge(backend, config.evaluation.judge, out / "judgements.jsonl", config.structured.max_attempts)
+    judge = Judge(backend, config.evaluation.judge, out / "judgements.jsonl", roles.structured_attempts)
     rng = random.Random(0)
     originals = [prefix(d, args.turns) for d in sample(list(read_corpus(args.data)), args.n)]
     started = time.monotonic()

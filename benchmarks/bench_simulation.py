@@ -25,14 +25,14 @@ from pathlib import Path
 from llama_cpp import Llama
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
-from socialsim.llm.config import BackendConfig
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS
+from socialsim.llm.config import LlamaCppSettings
 from socialsim.llm.embedded import embedded_model_path
 from socialsim.llm.grammar_last import GrammarLastLlama
 from socialsim.llm.llamacpp import LlamaCppBackend
 from socialsim.personas.bank import read_bank
-from socialsim.personas.profile import DISCLOSABLE_FIELDS
 from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.engine import simulate_dialogue
+from socialsim.simulation.conversation import simulate_dialogue
 from socialsim.simulation.schemas import SupporterReasoned
 
 PROFILES = Path(__file__).parent / "data" / "bench_profiles.jsonl"
@@ -91,7 +91,7 @@ def constrained_decode(n_threads: int, grammar_last: bool, repeats: int = 3) -> 
 
 
 async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: str) -> tuple[list[Dialogue], dict]:
-    backend = LlamaCppBackend(BackendConfig(n_threads=n_threads, n_ctx=8192, max_sessions=4))
+    backend = LlamaCppBackend(LlamaCppSettings(n_threads=n_threads, n_ctx=8192, max_sessions=4))
     # Repeats are kept, not ended on: the benchmark measures speed and token growth over the full turn count.
     config = SimulationConfig(max_turns=turns, min_turns=turns, kv_sessions=kv, stop_on_repeat=False)
     profiles = read_bank(PROFILES)
@@ -111,7 +111,7 @@ async def simulate(turns: int, dialogues: int, kv: bool, n_threads: int, tag: st
 async def concurrent(turns: int, dialogues: int, parallel: int, n_threads: int) -> dict:
     """Generated tokens/s with ``dialogues`` dialogues in flight on one backend whose calls decode ``parallel``
     at a time, each with ``n_threads // parallel`` threads."""
-    backend = LlamaCppBackend(BackendConfig(n_threads=max(1, n_threads // parallel), n_ctx=8192,
+    backend = LlamaCppBackend(LlamaCppSettings(n_threads=max(1, n_threads // parallel), n_ctx=8192,
                                             max_sessions=2 * dialogues, parallel=parallel))
     config = SimulationConfig(max_turns=turns, min_turns=turns, stop_on_repeat=False)
     profiles = read_bank(PROFILES)

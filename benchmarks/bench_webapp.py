@@ -23,9 +23,9 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from socialsim.corpus.atomic import write_atomic  # noqa: E402
+from socialsim.corpus.index import CorpusIndex  # noqa: E402
 from socialsim.corpus.readers import read_corpus  # noqa: E402
-from socialsim.evaluation.outputs import write_atomic  # noqa: E402
-from socialsim.webapp.corpus_index import CorpusIndex  # noqa: E402
 from webapp_data import write_corpus  # noqa: E402
 
 

@@ -22,10 +22,10 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def embedded_backend():
     """The real embedded SmolLM2 model, loaded once for the whole session."""
-    from socialsim.llm.config import BackendConfig
+    from socialsim.llm.config import LlamaCppSettings
     from socialsim.llm.llamacpp import LlamaCppBackend
 
-    return LlamaCppBackend(BackendConfig(temperature=0.0, max_tokens=96))
+    return LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=96))
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 
 from socialsim.llm.base import Backend
-from socialsim.llm.config import BackendConfig
+from socialsim.llm.config import BackendSettings
 from socialsim.llm.types import ChatRequest, Completion, Usage
 
 
@@ -11,7 +11,7 @@ class ScriptedBackend(Backend):
     kind = "scripted-test"
 
     def __init__(self, replies: list[str] | Callable[[ChatRequest], str]) -> None:
-        super().__init__(BackendConfig(backend="scripted-test", model="script"))
+        super().__init__(BackendSettings(backend="scripted-test", model="script"))
         self.replies = replies
         self.requests: list[ChatRequest] = []
 

@@ -96,6 +96,12 @@ def test_train_interrupt_resume_then_evaluate_end_to_end(tiny_model, corpus, tmp
     assert len(lines) == 6 and {"prediction", "reference", "context", "raw"} <= set(lines[0])
     again = evaluate_model(str(run), corpus, config, out_dir=tmp_path / "eval-again", max_samples=6, progress=False)
     assert again.scores == trained.scores  # greedy decoding and a seeded sample: deterministic
+    # An evaluation interrupted after 2 replies (and mid-write of a third) resumes to the same scores.
+    partial = (tmp_path / "eval-again" / "predictions.jsonl")
+    partial.write_text("".join(partial.read_text().splitlines(keepends=True)[:2]) + '{"id": "torn')
+    resumed = evaluate_model(str(run), corpus, config, out_dir=tmp_path / "eval-again", max_samples=6,
+                             progress=False)
+    assert resumed.meta["resumed"] == 2 and resumed.scores == trained.scores
     scores = json.loads((tmp_path / "eval-trained" / "scores.json").read_text())
     assert scores["scores"]["n"] == 6 and scores["meta"]["sample_seed"] == 0
 
@@ -180,8 +186,7 @@ def test_interactive_evaluation_with_the_real_seeker_and_judge(tiny_model, tmp_p
     from socialsim.chatbot.engine import LocalChatbot
     from socialsim.chatbot.interactive import evaluate_interactive, local_respond
     from socialsim.config import SocialsimConfig
-    from socialsim.llm.roles import RoleBackends
-    from socialsim.personas.profile import Profile
+    from socialsim.corpus.profile import Profile
 
     config = SocialsimConfig.model_validate({"simulation": {"max_turns": 3, "min_turns": 2},
                                              "evaluation": {"judge": {"max_tokens": 400}}})
@@ -189,10 +194,11 @@ def test_interactive_evaluation_with_the_real_seeker_and_judge(tiny_model, tmp_p
     profile = Profile.model_validate(PROFILE)
 
     async def run():
-        roles = RoleBackends(config, tmp_path)
+        roles = config.backends(tmp_path)
         try:
-            return await evaluate_interactive([profile], 1, tmp_path / "ie", local_respond(bot), roles.get("seeker"),
-                                              roles.get("judge"), config, chatbot="tiny", progress=False)
+            return await evaluate_interactive([profile], 1, tmp_path / "ie", local_respond(bot), roles,
+                                              config.simulation, config.evaluation.judge, chatbot="tiny",
+                                              progress=False)
         finally:
             await roles.aclose()
 

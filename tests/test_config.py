@@ -78,3 +78,43 @@ def test_set_assignment_parses_yaml_scalars():
     assert parse_assignment("cache.enabled=false") == ("cache.enabled", False)
     with pytest.raises(ConfigError):
         parse_assignment("no-equals-sign")
+
+
+def test_a_key_of_another_backend_is_an_error_naming_both(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(env={}, overrides={"roles.judge.backend": "openai", "roles.judge.base_url": "http://x/v1",
+                                       "roles.judge.model": "m", "roles.judge.n_threads": 4})
+    assert "roles.judge.n_threads" in err.value.message and "'openai'" in err.value.message
+    assert "llamacpp" in err.value.hint
+    path = tmp_path / "c.yaml"
+    path.write_text("llm:\n  base_url: http://127.0.0.1:8000/v1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert "llm.base_url" in err.value.message and str(path) in err.value.message and "openai" in err.value.hint
+
+
+def test_a_role_on_another_backend_inherits_only_the_shared_sampling_keys():
+    loaded = load_config(env={}, overrides={"llm.n_threads": 2, "llm.temperature": 0.3, "llm.model": "x.gguf",
+                                            "roles.judge.backend": "openai", "roles.judge.base_url": "http://x/v1",
+                                            "roles.judge.model": "gpt"})
+    judge = loaded.config.backend_for("judge")
+    assert judge.backend == "openai" and judge.temperature == 0.3 and judge.model == "gpt"
+    assert loaded.config.backend_for("seeker").n_threads == 2
+
+
+def test_the_request_cache_key_covers_the_server_and_its_extra_body():
+    from socialsim.llm.cache import request_key
+    from socialsim.llm.config import OpenAISettings
+    from socialsim.llm.openai_compat import OpenAIBackend
+    from socialsim.llm.types import ChatRequest
+
+    request = ChatRequest([{"role": "user", "content": "hi"}])
+
+    def key(**settings) -> str:
+        backend = OpenAIBackend(OpenAISettings(model="same-model", **settings))
+        return request_key(backend.cache_identity(), request)
+
+    a = key(base_url="http://server-a/v1")
+    assert a == key(base_url="http://server-a/v1", max_concurrency=64, timeout_s=5)  # speed settings: same reply
+    assert a != key(base_url="http://server-b/v1")
+    assert a != key(base_url="http://server-a/v1", extra_body={"repetition_penalty": 1.2})

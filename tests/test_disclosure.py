@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from socialsim.personas.profile import DISCLOSABLE_FIELDS
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS
 from socialsim.prompts import render
-from socialsim.simulation.disclosure import PACE, DisclosureState, field_text, is_revealed
+from socialsim.simulation.disclosure import PACE, DisclosureState, is_revealed
 from test_simulation_loop import make_profile
 
 
@@ -86,7 +86,7 @@ def test_revealed_needs_the_fields_own_words():
 
 def test_the_turn_prompt_ends_with_the_cued_details_quoted():
     profile = make_profile()
-    share = [(f, field_text(profile, f)) for f in ("event_time", "event_location")]
+    share = [(f, profile.text_of(f)) for f in ("event_time", "event_location")]
     prompt = render("seeker/turn.j2", supporter_text="How long has this been going on?", share=share, may_end=True)
     *before, last = prompt.splitlines()  # the instruction comes last, after what the supporter said
     assert "Supporter: How long has this been going on?" in before

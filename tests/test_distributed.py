@@ -1,6 +1,7 @@
 """Simulation on a local Ray cluster (2 CPUs, started here) with the real embedded model: every requested dialogue
 lands exactly once in the run folder even when a worker is killed mid-run, and a re-run resumes."""
 
+import asyncio
 import json
 import os
 import signal
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from socialsim.config import SocialsimConfig
-from socialsim.personas.profile import Personality, Profile, SourceRef
-from socialsim.simulation.distributed import RayOptions, simulate_corpus_ray, worker_config
+from socialsim.corpus.profile import Personality, Profile, SourceRef
+from socialsim.engine.ray_executor import RayOptions
+from socialsim.simulation.runner import SimulationTask, simulate_corpus
 
 ray = pytest.importorskip("ray", reason="Ray is installed with socialsim[dev] / socialsim[ray]")
 
@@ -41,11 +43,22 @@ def _shard_processes() -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::simulate_shard"):
+                if (entry / "cmdline").read_bytes().startswith(b"ray::run_shard"):
                     pids.append(int(entry.name))
             except OSError:
                 continue
     return pids
+
+
+def simulate_corpus_ray(profiles, out, n, config, options):
+    async def run():
+        backends = config.backends(out)
+        try:
+            return await simulate_corpus(profiles, out, n, config.simulation, backends, progress=False, ray=options)
+        finally:
+            await backends.aclose()
+
+    return asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +86,7 @@ def test_killing_a_worker_mid_run_still_yields_every_dialogue_exactly_once(clust
 
     killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
     killer.start()
-    report = simulate_corpus_ray(profiles, tmp_path, 4, config, options=RayOptions(shard_size=1), progress=False)
+    report = simulate_corpus_ray(profiles, tmp_path, 4, config, RayOptions(shard_size=1))
     killer.join(timeout=1)
 
     assert killed, "no worker was running a shard after the first dialogue landed"
@@ -89,7 +102,7 @@ def test_killing_a_worker_mid_run_still_yields_every_dialogue_exactly_once(clust
         assert record["meta"]["usage"]["seeker"]["calls"] >= 1
 
     # The driver stopping is a re-run away from done: finished ids are skipped, only new ones are simulated.
-    again = simulate_corpus_ray(profiles, tmp_path, 5, config, options=RayOptions(shard_size=1), progress=False)
+    again = simulate_corpus_ray(profiles, tmp_path, 5, config, RayOptions(shard_size=1))
     ids = [json.loads(line)["id"] for line in corpus.read_text().splitlines()]
     assert again.finished_before == 4 and again.finished_now == 1 and len(ids) == len(set(ids)) == 5
 
@@ -99,11 +112,15 @@ def test_workers_share_the_endpoint_limits_and_keep_to_their_cpus():
         "llm": {"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m", "max_concurrency": 64,
                 "requests_per_minute": 600},
         "roles": {"supporter": {"tokens_per_minute": 90_000, "max_concurrency": 3}}})
-    shared = worker_config(config, 4, cpus=1)
-    assert shared.llm.max_concurrency == 16 and shared.llm.requests_per_minute == 150
-    assert shared.llm.n_threads == 1 and shared.llm.parallel == 1  # the one reserved CPU runs one call at a time
-    supporter = shared.backend_for("supporter")
-    assert supporter.tokens_per_minute == 22_500 and supporter.max_concurrency == 1
+    _, arg = SimulationTask(config.simulation, config.backends(use_cache=False)).remote(workers=4)
+    seeker, supporter = (arg["backends"]["settings"][role] for role in ("seeker", "supporter"))
+    assert seeker["max_concurrency"] == 16 and seeker["requests_per_minute"] == 150
+    assert supporter["tokens_per_minute"] == 22_500 and supporter["max_concurrency"] == 1
+
+    local = SocialsimConfig.model_validate({"llm": {"n_threads": None}})
+    _, arg = SimulationTask(local.simulation, local.backends(use_cache=False)).remote(workers=2)
+    settings = arg["backends"]["settings"]["supporter"]
+    assert settings["n_threads"] == 1 and settings["parallel"] == 1  # the one reserved CPU runs one call at a time
 
 
 @pytest.mark.slow

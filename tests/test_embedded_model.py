@@ -54,10 +54,10 @@ def test_grammar_is_enforced_even_when_the_model_would_write_something_else(embe
 
 
 def test_a_new_dialogue_reuses_the_system_prompt_of_the_same_role_from_a_recycled_context():
-    from socialsim.llm.config import BackendConfig
+    from socialsim.llm.config import LlamaCppSettings
     from socialsim.llm.llamacpp import LlamaCppBackend
 
-    backend = LlamaCppBackend(BackendConfig(temperature=0.0, max_tokens=8, max_sessions=2))
+    backend = LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=8, max_sessions=2))
     supporter = {"role": "system", "content": "You are a caring supporter in an online chat. " * 12}
     seeker = {"role": "system", "content": "You play a tired nurse who needs support. " * 12}
     sampling = backend.default_sampling()
@@ -74,13 +74,13 @@ def test_a_new_dialogue_reuses_the_system_prompt_of_the_same_role_from_a_recycle
 
 
 def test_parallel_calls_on_two_contexts_give_the_same_replies_as_one_at_a_time():
-    from socialsim.llm.config import BackendConfig
+    from socialsim.llm.config import LlamaCppSettings
     from socialsim.llm.llamacpp import LlamaCppBackend
 
     prompts = ["I miss my sister who moved abroad.", "My boss shouts at me in meetings."]
 
     async def replies(parallel: int) -> list[str]:
-        backend = LlamaCppBackend(BackendConfig(temperature=0.0, max_tokens=24, parallel=parallel, n_threads=1))
+        backend = LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=24, parallel=parallel, n_threads=1))
         sampling = backend.default_sampling()
         calls = [backend.complete(ChatRequest([{"role": "user", "content": p}], sampling, session=f"d{i}/seeker"))
                  for i, p in enumerate(prompts)]

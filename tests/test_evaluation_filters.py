@@ -7,10 +7,10 @@ from typer.testing import CliRunner
 
 from socialsim.cli.main import app
 from socialsim.corpus.dialogue import Dialogue, Turn
+from socialsim.corpus.profile import Personality, Profile, SourceRef
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.config import FILTER_RULES, FilterConfig
 from socialsim.evaluation.filters import RULES, filter_dialogues
-from socialsim.personas.profile import Personality, Profile, SourceRef
 
 PROFILE = Profile(
     id="p1", source=SourceRef(source="test", record_id="1"), gender="female", age=29, occupation="nurse",

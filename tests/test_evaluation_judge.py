@@ -7,17 +7,18 @@ import pytest
 
 from scripted import ScriptedBackend
 from socialsim.corpus.dialogue import Dialogue, Turn
+from socialsim.errors import BackendError
 from socialsim.evaluation.config import JudgeConfig
 from socialsim.evaluation.judge import (
     DIMENSIONS,
     Judge,
     bootstrap_mean,
     combine,
-    match_by_topic,
     pair_summary,
     score_summary,
     wilson,
 )
+from socialsim.evaluation.pairing import pair_by_topic
 from socialsim.evaluation.transcript import transcript
 
 
@@ -87,6 +88,27 @@ def test_results_are_cached_and_resumed(tmp_path):
     assert len(changed.requests) == 1
 
 
+def test_a_backend_that_is_down_is_not_a_verdict_and_the_next_run_retries_it(tmp_path):
+    """Connection refused after the backend's own retries: no 'failed' judgement is cached for good."""
+    path = tmp_path / "results.jsonl"
+
+    def down_for_b(request):
+        if "MARKB" in request.messages[-1]["content"]:
+            raise BackendError("http://127.0.0.1:9/v1 kept failing after 5 retries: connection refused")
+        return scores_json(4)
+
+    judge = Judge(ScriptedBackend(down_for_b), JudgeConfig(), path)
+    records = run(judge.score([dialogue("a", marker="MARKA"), dialogue("b", marker="MARKB")], progress=False))
+    assert [r["dialogue_id"] for r in records] == ["a"]  # b got no record at all, not a failed one
+    assert judge.last_run.failed_now == 1 and "connection refused" in judge.last_run.first_failure
+    assert [json.loads(line)["id"] for line in judge.failures_path.read_text().splitlines()] == [judge.score_key(
+        dialogue("b", marker="MARKB"))]
+    again = ScriptedBackend([scores_json(2)])
+    records = run(Judge(again, JudgeConfig(), path).score([dialogue("a", marker="MARKA"),
+                                                           dialogue("b", marker="MARKB")], progress=False))
+    assert [r["scores"]["safety"] for r in records] == [4, 2] and len(again.requests) == 1
+
+
 def test_a_torn_last_line_from_a_crash_is_dropped_and_judged_again(tmp_path):
     path = tmp_path / "results.jsonl"
     run(Judge(ScriptedBackend([scores_json(4)]), JudgeConfig(), path).score([dialogue("a")], progress=False))
@@ -127,13 +149,15 @@ def test_combine_and_intervals():
     assert b.value == 3 and b.low < 3 < b.high
 
 
-def test_match_by_topic():
+def test_pair_by_topic_matches_topics_first_then_any_topic():
     xs = [dialogue("x1", "grief"), dialogue("x2", "job crisis"), dialogue("x3", "exams")]
     ys = [dialogue("y1", "Job Crisis"), dialogue("y2", "grief"), dialogue("y3", "grief")]
-    pairs, unmatched = match_by_topic(xs, ys)
+    pairs, unmatched = pair_by_topic(xs, ys)
     assert [(x.id, y.id) for x, y in pairs] == [("x1", "y2"), ("x2", "y1")] and unmatched == 1
-    pairs, unmatched = match_by_topic(xs, ys, any_topic=True)
-    assert pairs[-1][0].id == "x3" and unmatched == 0
+    pairs, unmatched = pair_by_topic(xs, ys, any_topic=True)
+    assert [(x.id, y.id) for x, y in pairs][-1] == ("x3", "y3") and unmatched == 0
+    pairs, _ = pair_by_topic(xs, ys, any_topic=True, limit=1)
+    assert [(x.id, y.id) for x, y in pairs] == [("x1", "y2")]
 
 
 def test_long_dialogue_transcript_keeps_ends_and_marks_the_gap():

@@ -7,7 +7,7 @@ import pytest
 
 from fault_server import FaultServer
 from socialsim.errors import BackendError
-from socialsim.llm.config import BackendConfig
+from socialsim.llm.config import OpenAISettings
 from socialsim.llm.openai_compat import OpenAIBackend
 from socialsim.llm.types import ChatRequest
 
@@ -15,7 +15,7 @@ from socialsim.llm.types import ChatRequest
 def _backend(base_url, **kw):
     settings = dict(backend="openai", base_url=base_url, model="m", backoff_base_s=0.01, backoff_max_s=0.05,
                     timeout_s=0.5, max_retries=4)
-    return OpenAIBackend(BackendConfig(**{**settings, **kw}))
+    return OpenAIBackend(OpenAISettings(**{**settings, **kw}))
 
 
 def _ask(backend):

@@ -15,7 +15,6 @@ import pytest
 from scripted import ScriptedBackend
 from socialsim.config import SocialsimConfig
 from socialsim.errors import InputFileError
-from socialsim.llm.roles import RoleBackends
 from socialsim.personas.bank import read_bank
 from socialsim.personas.build import build_bank, rejections_path
 from socialsim.personas.config import PersonaConfig
@@ -31,10 +30,10 @@ POSTS = [
 
 
 class OneBackend:
-    """RoleBackends' interface over one scripted backend (orchestration tests only)."""
+    """The backend provider's interface over one scripted backend (orchestration tests only)."""
 
     def __init__(self, backend):
-        self.backend, self.config = backend, SocialsimConfig()
+        self.backend, self.stats, self.structured_attempts = backend, backend.stats, 3
 
     def get(self, role):
         assert role == "extractor"
@@ -203,7 +202,7 @@ def test_real_build_with_the_embedded_model(tmp_path):
     out = tmp_path / "bank.jsonl"
 
     async def run():
-        backends = RoleBackends(config, tmp_path)
+        backends = config.backends(tmp_path)
         try:
             return await build_bank("builtin", out, backends, config.personas, limit=2, progress=False)
         finally:

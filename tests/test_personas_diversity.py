@@ -5,10 +5,10 @@ from itertools import product
 
 import pytest
 
+from socialsim.corpus.profile import BIG_FIVE_POLES, Personality, Profile, SourceRef
 from socialsim.errors import SocialsimError
 from socialsim.personas.dedup import dedup_profiles
 from socialsim.personas.extract import sample_personality
-from socialsim.personas.profile import BIG_FIVE_POLES, Personality, Profile, SourceRef
 from socialsim.personas.sampling import allocate, parse_proportions, personality_balanced_sample, stratified_sample
 from socialsim.personas.stats import age_band, bank_stats, format_stats
 

@@ -10,16 +10,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from latency_server import LatencyServer, instance  # noqa: E402
 
-from socialsim.llm.config import BackendConfig  # noqa: E402
+from socialsim.llm.config import OpenAISettings  # noqa: E402
 from socialsim.llm.openai_compat import OpenAIBackend  # noqa: E402
-from socialsim.llm.ratelimit import estimate_tokens  # noqa: E402
+from socialsim.llm.throttle import estimate_tokens  # noqa: E402
 from socialsim.llm.types import ChatRequest, Sampling  # noqa: E402
 
 
 def _backend(base_url, **kw):
     settings = dict(backend="openai", base_url=base_url, model="m", backoff_base_s=0.01, backoff_max_s=0.05,
                     timeout_s=10, max_retries=30, max_concurrency=64)
-    return OpenAIBackend(BackendConfig(**{**settings, **kw}))
+    return OpenAIBackend(OpenAISettings(**{**settings, **kw}))
 
 
 def _run_many(backend, n, max_tokens=16):

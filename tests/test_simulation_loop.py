@@ -11,10 +11,10 @@ import pytest
 from scripted import ScriptedBackend
 from sim_backend import is_seeker, scripted_reply
 from socialsim.corpus.dialogue import STRATEGIES
-from socialsim.personas.profile import DISCLOSABLE_FIELDS, Profile
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile
 from socialsim.safety import crisis_reply
 from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.engine import simulate_dialogue
+from socialsim.simulation.conversation import simulate_dialogue
 
 
 def make_profile(i: int = 0, **changes) -> Profile:
@@ -145,6 +145,10 @@ def test_crisis_turn_unaddressed_by_the_model_gets_the_crisis_reply():
     assert supporter.text == crisis_reply()
     assert dialogue.meta["safety_substituted_turns"] == [2]
     assert dialogue.meta["rejected"] == {"supporter_unsafe": 3}
+    # The reasoning kept beside the safe reply is the safety net's own, not the rejected candidate's.
+    reasoning = supporter.reasoning
+    assert "suicidal ideation" in reasoning.situation and "safe" in reasoning.action
+    assert {reasoning.thought, reasoning.action, reasoning.strategy_reason}.isdisjoint({"t", "a", "r"})
 
 
 def test_crisis_turn_is_reasked_until_the_model_addresses_safety():

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 
 from sim_backend import SimScript
+from socialsim.api import simulate as run_simulation
 from socialsim.config import SocialsimConfig
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.export import export_corpus
+from socialsim.corpus.jsonl import AppendWriter
 from socialsim.corpus.readers import read_corpus
-from socialsim.corpus.writer import AppendWriter
 from socialsim.errors import BackendError, InputFileError, SocialsimError
 from socialsim.llm.registry import register_backend
-from socialsim.simulation import run_simulation
 from test_simulation_loop import make_profile
 
 register_backend("sim-script", SimScript)
@@ -141,7 +141,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from sim_backend import SimScript
 from socialsim.llm.registry import register_backend
-from socialsim.simulation import run_simulation
+from socialsim.api import simulate as run_simulation
 from test_simulation_runner import config
 register_backend("sim-script", SimScript)
 run_simulation({out!r}, 20, personas={bank!r}, config=config(model="delay=0.03"), progress=False)

@@ -8,9 +8,10 @@ import sqlite3
 
 import pytest
 
-from socialsim.webapp.annotations import AnnotationStore, SubmissionError, new_token, pair_by_topic
-from socialsim.webapp.judgements import Judgements, load_judgements
-from socialsim.webapp.results import export, krippendorff_alpha, to_csv
+from socialsim.evaluation.human.results import export, krippendorff_alpha, to_csv
+from socialsim.evaluation.human.store import AnnotationStore, SubmissionError, new_token
+from socialsim.evaluation.judgements import Judgements, load_judgements
+from socialsim.evaluation.pairing import pair_by_topic
 from webapp_data import synthetic_dialogue
 
 
@@ -21,7 +22,7 @@ def dialogues(n, seed=0, start=0):
 
 def test_pairs_are_topic_matched_and_sides_recorded(tmp_path):
     a, b = dialogues(10), dialogues(10, seed=1, start=100)
-    pairs = pair_by_topic(a, b, 10, seed=3)
+    pairs, _ = pair_by_topic(a, b, limit=10, seed=3)
     assert len(pairs) == 10 and all(x.topic == y.topic for x, y in pairs)
     store = AnnotationStore(tmp_path / "a.sqlite")
     task = store.create_task("t", pairs, corpus_a="sim", corpus_b="other", dimensions=["helpfulness"], seed=7)
@@ -35,7 +36,8 @@ def test_pairs_are_topic_matched_and_sides_recorded(tmp_path):
 
 def test_screen_choice_is_stored_in_corpus_terms(tmp_path):
     store = AnnotationStore(tmp_path / "a.sqlite")
-    task = store.create_task("t", pair_by_topic(dialogues(6), dialogues(6, 1, 100), 6, 0), corpus_a="A",
+    pairs, _ = pair_by_topic(dialogues(6), dialogues(6, 1, 100), limit=6, any_topic=True, seed=0)
+    task = store.create_task("t", pairs, corpus_a="A",
                              corpus_b="B", dimensions=["helpfulness", "safety"], seed=1)
     for item in store.items(task.id):
         store.submit(task.id, item.item_no, "ann", {"helpfulness": "left", "safety": "tie"}, new_token())

@@ -22,7 +22,7 @@ def test_annotate_create_list_export(tmp_path):
     task_id = created.stdout.split()[1].rstrip(":")
     assert "pairwise, 4 items" in created.stdout and f"/annotate/{task_id}" in created.stdout
 
-    from socialsim.webapp.annotations import AnnotationStore, new_token
+    from socialsim.evaluation.human.store import AnnotationStore, new_token
 
     store = AnnotationStore(db)
     for item in store.items(task_id):

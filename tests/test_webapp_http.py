@@ -25,7 +25,7 @@ def client(tmp_path):
     evil.topic = "<i>topic</i>"
     corpus = write_corpus(tmp_path / "c.jsonl", 30, extra=[evil])
     config = load_config(overrides={"cache.path": str(tmp_path / "llm_cache.sqlite")}).config
-    app = build([corpus], tmp_path / "db.sqlite", ChatService(config))  # the model loads on the first message
+    app = build([corpus], tmp_path / "db.sqlite", ChatService(config.chatbot, config.backends()))  # loads on use
     with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c
 

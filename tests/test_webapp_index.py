@@ -5,10 +5,10 @@ import random
 import pytest
 
 from conftest import ESCONV
+from socialsim.corpus.index import CorpusIndex, Filters
 from socialsim.corpus.readers import read_corpus
 from socialsim.errors import InputFileError
-from socialsim.webapp.corpus_index import CorpusIndex, Filters
-from socialsim.webapp.judgements import Judgements
+from socialsim.evaluation.judgements import Judgements
 from webapp_data import synthetic_dialogue, write_corpus
 
 
@@ -91,6 +91,6 @@ def test_index_cache_is_reused_until_the_corpus_changes(tmp_path, corpus):
 
 def test_judge_scores_filter_the_list(corpus):
     judge = Judgements(scores={"sim-00001": {"coherence": 5.0, "safety": 4.0}, "sim-00002": {"coherence": 2.0}})
-    index = CorpusIndex([corpus], judgements=judge)
+    index = CorpusIndex([corpus], scores={did: judge.mean(did) for did in judge.scores})
     assert [(r.id, r.judge) for r in index.page(0, Filters(min_judge=3)).rows] == [("sim-00001", 4.5)]
     assert index.summary(0)["judged"] == 2

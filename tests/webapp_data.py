@@ -4,7 +4,7 @@ import random
 from pathlib import Path
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning, Turn
-from socialsim.personas.profile import DISCLOSABLE_FIELDS, Personality, Profile, SourceRef
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Personality, Profile, SourceRef
 
 TOPICS = ("job crisis", "breakup with partner", "academic pressure", "problems with friends", "ongoing depression")
 TERMINATIONS = ("seeker_ended", "max_turns", "repetition")

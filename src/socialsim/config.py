@@ -1,8 +1,11 @@
-"""The one typed configuration of socialsim, and where each of its values came from.
+"""The root configuration of socialsim: it composes every stage's section, and records where each value came from.
 
 Layers, later ones winning: built-in defaults < YAML file (``--config`` or ``$SOCIALSIM_CONFIG``) <
 environment variables ``SOCIALSIM__SECTION__KEY`` (values parsed as YAML scalars) < command-line flags
 (``--set section.key=value`` and the flags of each command). Unknown keys are an error in every layer.
+
+Only the surfaces (CLI, web app start-up) read this module. They hand each stage its own section plus a backend
+provider (:meth:`SocialsimConfig.backends`); no stage imports the root.
 """
 
 import difflib
@@ -13,17 +16,19 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from socialsim.chatbot.config import ChatbotConfig
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import EvaluationConfig
-from socialsim.llm.config import BackendConfig
+from socialsim.llm.config import BackendSettings, LlamaCppSettings
+from socialsim.llm.registry import BackendKeyError, backend_settings, resolve_settings
+from socialsim.llm.roles import ROLES, RoleBackends
 from socialsim.personas.config import PersonaConfig
 from socialsim.simulation.config import SimulationConfig
 
 Role = Literal["extractor", "seeker", "supporter", "judge", "chatbot"]
-ROLES: tuple[str, ...] = get_args(Role)
+assert get_args(Role) == ROLES
 ENV_PREFIX = "SOCIALSIM__"
 
 
@@ -41,7 +46,8 @@ class StructuredConfig(BaseModel):
 class SocialsimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    llm: BackendConfig = Field(default_factory=BackendConfig, description="Default backend of every role.")
+    llm: SerializeAsAny[BackendSettings] = Field(
+        default_factory=LlamaCppSettings, description="Default backend of every role (keys depend on llm.backend).")
     roles: dict[Role, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-role overrides of llm (roles: extractor, seeker, supporter, judge, chatbot).",
@@ -53,16 +59,30 @@ class SocialsimConfig(BaseModel):
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Corpus filters and judge.")
 
+    @field_validator("llm", mode="before")
+    @classmethod
+    def _typed_llm(cls, value: Any) -> Any:
+        return backend_settings(value, "llm") if isinstance(value, Mapping) else value
+
     @model_validator(mode="after")
     def _check_roles(self) -> "SocialsimConfig":
         for role in self.roles:
             self.backend_for(role)  # validates the override's keys and values now, not at first use
         return self
 
-    def backend_for(self, role: str) -> BackendConfig:
-        """The resolved backend config of one pipeline role (``llm`` with the role's overrides applied)."""
+    def backend_for(self, role: str) -> BackendSettings:
+        """The resolved settings of one pipeline role (``llm`` with the role's overrides applied)."""
         override = self.roles.get(role, {})  # type: ignore[call-overload]
-        return BackendConfig.model_validate({**self.llm.model_dump(), **override})
+        return resolve_settings(self.llm.model_dump(), override, f"roles.{role}")
+
+    def backends(self, output_dir: Path | None = None, *, use_cache: bool | None = None) -> RoleBackends:
+        """The backend provider of every role; the request cache lives in ``output_dir`` unless cache.path is set."""
+        enabled = self.cache.enabled if use_cache is None else use_cache
+        path = None
+        if enabled:
+            path = Path(self.cache.path) if self.cache.path else (output_dir or Path(".socialsim")) / "llm_cache.sqlite"
+        return RoleBackends({role: self.backend_for(role) for role in ROLES}, cache_path=path,
+                            structured_attempts=self.structured.max_attempts)
 
 
 @dataclass
@@ -101,6 +121,11 @@ def _known_keys() -> list[str]:
 
 def _explain(exc: ValidationError, sources: dict[str, str]) -> ConfigError:
     err = exc.errors()[0]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, BackendKeyError):
+        origin = sources.get(cause.key) or next((src for key, src in sources.items() if key.startswith(
+            cause.key.rsplit(".", 1)[0] + ".")), "default")
+        return ConfigError(f"{cause.message} (from {origin})", cause.hint)
     dotted = ".".join(str(p) for p in err["loc"])
     origin = sources.get(dotted) or next(
         (src for key, src in sources.items() if key.startswith(dotted + ".") or dotted.startswith(key)), "default"

@@ -39,4 +39,4 @@ class InputFileError(SocialsimError):
             if column is not None:
                 where += f", column {column}"
         super().__init__(f"{where}: {message}", hint)
-        self.path, self.line, self.column = str(path), line, column
+        self.path, self.line, self.column, self.detail = str(path), line, column, message

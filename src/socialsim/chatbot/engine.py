@@ -17,6 +17,9 @@ class NLL:
     total: float = 0.0
     tokens: int = 0
 
+    def __add__(self, other: "NLL") -> "NLL":
+        return NLL(self.total + other.total, self.tokens + other.tokens)
+
     @property
     def perplexity(self) -> float:
         return math.exp(self.total / self.tokens) if self.tokens else float("nan")
@@ -91,8 +94,8 @@ class LocalChatbot:
         yield from streamer
         worker.join()
 
-    def gold_nll(self, examples: Sequence[Example], on_batch: Callable[[int], None] | None = None) -> NLL:
-        """Summed negative log-likelihood of each example's target (the assistant message and its end token)."""
+    def gold_nll(self, examples: Sequence[Example], on_batch: Callable[[int], None] | None = None) -> list[NLL]:
+        """Negative log-likelihood of each example's target (the assistant message and its end token), in order."""
         import torch
 
         rows: list[tuple[list[int], int]] = []  # (ids, number of prompt tokens)
@@ -102,10 +105,11 @@ class LocalChatbot:
             full_ids = self.tokenizer.apply_chat_template(ex.messages, tokenize=True, return_dict=False)
             rows.append((list(full_ids), len(prompt_ids)))
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
-        result = NLL()
+        result = [NLL() for _ in rows]
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(order), self.generation.batch_size):
-            batch = [rows[i] for i in order[start:start + self.generation.batch_size]]
+            chosen = order[start:start + self.generation.batch_size]
+            batch = [rows[i] for i in chosen]
             width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
             labels = torch.full((len(batch), width), -100, dtype=torch.long)
@@ -117,10 +121,10 @@ class LocalChatbot:
             with torch.inference_mode():
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
             shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:]
-            loss = torch.nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]),
-                                                     shift_labels.reshape(-1), ignore_index=-100, reduction="sum")
-            result.total += float(loss)
-            result.tokens += int((shift_labels != -100).sum())
+            loss = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=-100,
+                                                     reduction="none")
+            for r, i in enumerate(chosen):
+                result[i] = NLL(float(loss[r].sum()), int((shift_labels[r] != -100).sum()))
             if on_batch:
                 on_batch(len(batch))
         return result

@@ -3,26 +3,33 @@ history, score against the gold reply, and measure the perplexity of the gold re
 
 ``max_samples`` takes a seeded random sample (``random.Random(seed).sample`` over the examples in corpus order,
 then re-sorted), so a quick run always scores the same turns for every model.
+
+Each supporter turn is an item of one task on the engine, run in batches sorted by prompt length: its prediction
+and gold-reply NLL are appended (fsync) to ``predictions.jsonl`` as the batch finishes, so an interrupted
+evaluation resumes where it stopped and gives the same scores as an uninterrupted one. ``eval.json`` records what
+the predictions were made with; predictions made with other settings are replaced, not mixed in.
 """
 
+import asyncio
 import json
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from socialsim.chatbot.config import ChatbotConfig, DatasetConfig
 from socialsim.chatbot.dataset import Example, build_training_set, chat_token_counter, file_sha256, parse_reply
-from socialsim.chatbot.engine import LocalChatbot
+from socialsim.chatbot.engine import NLL, LocalChatbot
 from socialsim.chatbot.model import ModelSource, resolve_model
+from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.jsonl import iter_jsonl
+from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
-from socialsim.evaluation.outputs import write_atomic, write_jsonl_atomic
 from socialsim.metrics.responses import METRICS, TOKENIZER_NOTE, score_responses
 
-PREDICTIONS_FILE, SCORES_FILE = "predictions.jsonl", "scores.json"
+PREDICTIONS_FILE, SCORES_FILE, EVAL_FILE = "predictions.jsonl", "scores.json", "eval.json"
 
 
 @dataclass
@@ -50,6 +57,56 @@ def default_out_dir(source: ModelSource, data: Path, max_samples: int | None) ->
     return Path("reports") / "chatbot" / f"{source.name}__{data.stem}{suffix}"
 
 
+def example_id(example: Example) -> str:
+    return f"{example.dialogue_id}#{example.turn_index}"
+
+
+class EvaluationTask(Task[Example, dict[str, Any]]):
+    """One item = one supporter turn: the model's reply to its gold history, and the NLL of the gold reply."""
+
+    sinks = {"predictions": "id"}
+    label, unit = "generating", "reply"
+
+    def __init__(self, bot: LocalChatbot) -> None:
+        self.bot, self.batch_size = bot, bot.generation.batch_size
+        self.generated_tokens, self.generation_seconds = 0, 0.0
+
+    def order(self, items: list[Item[Example]]) -> list[Item[Example]]:
+        return sorted(items, key=lambda item: sum(len(m["content"]) for m in item.payload.prompt))  # little padding
+
+    async def run_batch(self, items: Sequence[Item[Example]]) -> list[dict[str, Any]]:
+        examples = [item.payload for item in items]
+        started = time.perf_counter()
+        generated = await asyncio.to_thread(self.bot.generate, [e.prompt for e in examples])
+        self.generation_seconds += time.perf_counter() - started
+        nll = await asyncio.to_thread(self.bot.gold_nll, examples)
+        records = []
+        for item, (raw, new_tokens), gold in zip(items, generated, nll, strict=True):
+            ex = item.payload
+            reply, strategy = parse_reply(raw)
+            self.generated_tokens += new_tokens
+            records.append({"id": item.id, "dialogue_id": ex.dialogue_id, "turn": ex.turn_index,
+                            "context": ex.prompt[1:], "reference": ex.reference,
+                            "reference_strategy": ex.strategy, "prediction": reply, "predicted_strategy": strategy,
+                            "raw": raw, "generated_tokens": new_tokens, "gold_nll": gold.total,
+                            "gold_tokens": gold.tokens})
+        return records
+
+    def accept(self, item: Item[Example], result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [("predictions", result)]
+
+
+def _claim(out: Path, fingerprint: dict[str, Any]) -> bool:
+    """Record what the predictions are made with; True when earlier predictions of other settings were removed."""
+    run_file, predictions = out / EVAL_FILE, out / PREDICTIONS_FILE
+    replaced = False
+    if run_file.is_file() and json.loads(run_file.read_text(encoding="utf-8")) != fingerprint:
+        predictions.unlink(missing_ok=True)
+        replaced = True
+    write_atomic(run_file, json.dumps(fingerprint, indent=2, sort_keys=True))
+    return replaced
+
+
 def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *, out_dir: str | Path | None = None,
                    max_samples: int | None = None, progress: bool = True,
                    chatbot: LocalChatbot | None = None) -> EvalResult:
@@ -65,36 +122,29 @@ def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *
     examples = select_sample(examples, max_samples, config.generation.seed)
     if not examples:
         raise InputFileError(str(data), "no supporter turn to evaluate")
-
-    bar = tqdm(total=len(examples), desc="generating", unit="reply", disable=not progress)
-    started = time.perf_counter()
-    generated = bot.generate([e.prompt for e in examples], on_batch=lambda n, _: bar.update(n))
-    gen_seconds = time.perf_counter() - started
-    bar.close()
-    bar = tqdm(total=len(examples), desc="gold perplexity", unit="reply", disable=not progress)
-    nll = bot.gold_nll(examples, on_batch=bar.update)
-    bar.close()
-
-    records, predictions = [], []
-    for ex, (raw, _) in zip(examples, generated, strict=True):
-        reply, strategy = parse_reply(raw)
-        predictions.append(reply)
-        records.append({"dialogue_id": ex.dialogue_id, "turn": ex.turn_index, "context": ex.prompt[1:],
-                        "reference": ex.reference, "reference_strategy": ex.strategy, "prediction": reply,
-                        "predicted_strategy": strategy, "raw": raw})
-    scores = score_responses(predictions, [e.reference for e in examples])
-    scores["perplexity"] = nll.perplexity
-    new_tokens = sum(n for _, n in generated)
+    fingerprint = {"model": source.spec, "model_path": source.path, "data_sha256": file_sha256(data),
+                   "max_samples": max_samples, "generation": config.generation.model_dump(mode="json"),
+                   "data_options": options.model_dump(mode="json")}
+    replaced = _claim(out, fingerprint)
+    task = EvaluationTask(bot)
+    items = [Item(example_id(e), e) for e in examples]
+    run = asyncio.run(run_task(task, items, {"predictions": out / PREDICTIONS_FILE},
+                               options=RunOptions(progress=progress)))
+    wanted = {item.id for item in items}
+    found = {r["id"]: r for _, r in iter_jsonl(out / PREDICTIONS_FILE) if r["id"] in wanted}
+    records = [found[item.id] for item in items]
+    scores = score_responses([r["prediction"] for r in records], [r["reference"] for r in records])
+    scores["perplexity"] = sum((NLL(r["gold_nll"], r["gold_tokens"]) for r in records), NLL()).perplexity
+    new_tokens = sum(r["generated_tokens"] for r in records)
     meta = {
-        "model": source.spec, "model_path": source.path, "trained": bool(source.meta), "data": str(data),
-        "data_sha256": file_sha256(data), "examples": len(examples), "max_samples": max_samples,
-        "sample_seed": config.generation.seed, "generation": config.generation.model_dump(mode="json"),
-        "data_options": options.model_dump(mode="json"), "load_seconds": round(load_seconds, 2),
-        "generation_seconds": round(gen_seconds, 2), "generated_tokens": new_tokens,
-        "generation_tokens_per_s": round(new_tokens / gen_seconds, 2) if gen_seconds else None,
+        **fingerprint, "trained": bool(source.meta), "data": str(data), "examples": len(examples),
+        "sample_seed": config.generation.seed, "load_seconds": round(load_seconds, 2),
+        "resumed": run.done_before, "replaced_earlier_predictions": replaced,
+        "generation_seconds": round(task.generation_seconds, 2), "generated_tokens": new_tokens,
+        "generation_tokens_per_s": (round(task.generated_tokens / task.generation_seconds, 2)
+                                    if task.generation_seconds else None),
         "tokenizer": TOKENIZER_NOTE, "metrics": METRICS,
     }
-    write_jsonl_atomic(out / PREDICTIONS_FILE, (json.dumps(r, ensure_ascii=False) for r in records))
     write_atomic(out / SCORES_FILE, json.dumps({"scores": scores, "meta": meta}, indent=2))
     return EvalResult(out, scores, meta)
 

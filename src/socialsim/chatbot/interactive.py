@@ -1,11 +1,12 @@
 """Interactive evaluation: simulated seekers (held-out profiles) talk with a chatbot, the LLM judge scores the
 dialogues, and the seekers' emotion intensity at the end is compared with the start.
 
-The seeker is the simulator's :class:`~socialsim.simulation.seeker.SeekerAgent` (gradual disclosure, intensity
-1-5 every turn, may end the conversation once ``simulation.min_turns`` utterances are reached); it opens the
-dialogue. The chatbot answers through :class:`~socialsim.chatbot.chat.ChatSession`, so crisis turns get the safe
-reply. Dialogues are appended (fsync) to ``OUT/dialogues.jsonl`` and a re-run resumes; the judge's verdicts go to
-``OUT/judgements.jsonl`` (resumed the same way).
+The dialogue is the simulator's own (:func:`~socialsim.simulation.conversation.simulate_dialogue`) with the chatbot
+in the supporter's seat: the same seeker (gradual disclosure, intensity 1-5 every turn, may end once
+``simulation.min_turns`` utterances are reached), the same role, repeat and crisis checks (a reply that does not
+address a crisis turn is replaced by the safe reply, and counted), the same endings. Each dialogue is an item of
+one task on the engine: appended (fsync) to ``OUT/dialogues.jsonl``, and a re-run resumes; the judge's verdicts go
+to ``OUT/judgements.jsonl`` (resumed the same way).
 """
 
 import asyncio
@@ -17,25 +18,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from socialsim.chatbot.chat import ChatSession
-from socialsim.chatbot.dataset import system_prompt
-from socialsim.config import SocialsimConfig
-from socialsim.corpus.dialogue import Dialogue, Turn
+from socialsim.chatbot.dataset import parse_reply, system_prompt
+from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.dialogue import Dialogue
+from socialsim.corpus.profile import Profile
 from socialsim.corpus.readers import read_corpus
+from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import SocialsimError
+from socialsim.evaluation.config import JudgeConfig
 from socialsim.evaluation.judge import Judge, score_summary
-from socialsim.evaluation.outputs import append_jsonl, write_atomic
 from socialsim.llm.base import Backend
-from socialsim.llm.structured import StructuredOutputError
-from socialsim.llm.types import Message
-from socialsim.personas.profile import Profile
+from socialsim.llm.roles import BackendProvider
+from socialsim.llm.structured import Structured
+from socialsim.llm.types import ChatRequest, Completion, Message
 from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.engine import dialogue_seed
-from socialsim.simulation.seeker import SeekerAgent
+from socialsim.simulation.conversation import simulate_dialogue
 
 Respond = Callable[[list[Message]], Awaitable[str]]
+DIALOGUES, JUDGEMENTS, SUMMARY = "dialogues.jsonl", "judgements.jsonl", "summary.json"
 
 
 @dataclass
@@ -45,39 +45,53 @@ class InteractiveResult:
     dialogues: list[Dialogue]
 
 
-async def converse(profile: Profile, dialogue_id: str, seeker_backend: Backend, respond: Respond,
-                   config: SimulationConfig, *, chatbot: str = "chatbot", max_attempts: int = 3) -> Dialogue:
-    """One dialogue between the simulated seeker playing ``profile`` and a chatbot."""
-    seeker = SeekerAgent(profile, config, seeker_backend, f"{dialogue_id}/seeker", max_attempts)
-    session = ChatSession(system=system_prompt())
-    turns: list[Turn] = []
-    seed = dialogue_seed(config.seed, dialogue_id)
-    termination, last_reply = "max_turns", None
-    while len(turns) < config.max_turns:
-        index = len(turns)
-        may_end = index + 1 >= config.min_turns
-        seeker.hear(index, last_reply, None, may_end)
-        try:
-            result = await seeker.propose(seed + 1000 * index)
-        except StructuredOutputError:
-            termination = "backend_failure"
-            break
-        disclosed = seeker.accept(result)
-        turns.append(Turn(speaker="seeker", text=result.value.message, intensity=result.value.intensity,
-                          disclosed=disclosed))
-        if result.value.end and may_end:
-            termination = "seeker_ended"
-            break
-        if len(turns) >= config.max_turns:
-            break
-        last_reply = await session.areply(result.value.message, respond)
-        turns.append(Turn(speaker="supporter", text=last_reply))
-    intensities = [t.intensity for t in turns if t.intensity is not None]
-    return Dialogue(id=dialogue_id, turns=turns, profile=profile, topic=profile.topic, termination=termination,
-                    meta={"chatbot": chatbot, "seeker_model": seeker_backend.model_id,
-                          "crisis_turns": session.crisis_turns,
-                          "initial_intensity": intensities[0] if intensities else None,
-                          "final_intensity": intensities[-1] if intensities else None})
+@dataclass
+class ChatbotReply:
+    response: str
+    strategy: str | None  # the '[Strategy]' a model trained with strategies wrote, else None
+
+
+class ChatbotSeat:
+    """A chatbot in the supporter's seat of the simulator's dialogue loop (one per dialogue)."""
+
+    def __init__(self, respond: Respond, name: str) -> None:
+        self.respond, self.model_id = respond, name
+        self.messages: list[Message] = [{"role": "system", "content": system_prompt()}]
+
+    def hear(self, seeker_text: str | None, crisis: bool) -> None:
+        if seeker_text is not None:
+            self.messages.append({"role": "user", "content": seeker_text})
+
+    async def propose(self, seed: int) -> Structured[ChatbotReply]:
+        raw = await self.respond(list(self.messages))
+        reply, strategy = parse_reply(raw)
+        return Structured(ChatbotReply(reply, strategy), Completion(text=raw, model=self.model_id), 1, False)
+
+    def accept(self, reply: ChatbotReply, raw_text: str) -> None:
+        self.messages.append({"role": "assistant", "content": reply.response})
+
+
+class InteractiveTask(Task[Profile, Dialogue]):
+    """One item = one dialogue between the simulated seeker playing a profile and the chatbot."""
+
+    sinks = {"dialogues": "id"}
+    label, unit = "dialogues", "dlg"
+
+    def __init__(self, respond: Respond, chatbot: str, seeker: Backend, config: SimulationConfig,
+                 max_attempts: int) -> None:
+        self.respond, self.chatbot, self.seeker = respond, chatbot, seeker
+        self.config, self.max_attempts = config, max_attempts
+
+    async def run(self, item: Item[Profile]) -> Dialogue:
+        seat = ChatbotSeat(self.respond, self.chatbot)
+        return await simulate_dialogue(item.payload, item.id, self.seeker, seat, self.config,
+                                       max_attempts=self.max_attempts)
+
+    def accept(self, item: Item[Profile], result: Dialogue) -> list[tuple[str, dict[str, Any]]]:
+        intensities = [t.intensity for t in result.turns if t.intensity is not None]
+        result.meta.update({"chatbot": self.chatbot, "initial_intensity": intensities[0] if intensities else None,
+                            "final_intensity": intensities[-1] if intensities else None})
+        return [("dialogues", result.model_dump(mode="json", exclude_none=True))]
 
 
 def held_out(profiles: Sequence[Profile], training_corpus: str | None) -> list[Profile]:
@@ -101,43 +115,37 @@ def intensity_summary(dialogues: Sequence[Dialogue]) -> dict[str, Any]:
 
 
 async def evaluate_interactive(profiles: Sequence[Profile], n: int, out_dir: str | Path, respond: Respond,
-                               seeker_backend: Backend, judge_backend: Backend | None, config: SocialsimConfig, *,
+                               backends: BackendProvider, config: SimulationConfig, judge: JudgeConfig | None, *,
                                chatbot: str, progress: bool = True) -> InteractiveResult:
-    """Run ``n`` dialogues (profiles in order, cycled) into ``out_dir``, judge them, and summarise."""
+    """Run ``n`` dialogues (profiles in order, cycled) into ``out_dir`` with the ``seeker`` role of ``backends``,
+    judge them with its ``judge`` role (unless ``judge`` is None), and summarise."""
     if not profiles:
         raise SocialsimError("no held-out profile left to talk with",
                              "give a persona bank whose profiles were not used to train this chatbot")
     out = Path(out_dir)
-    path = out / "dialogues.jsonl"
-    done = {d.id: d for d in read_corpus(path)} if path.is_file() and path.stat().st_size else {}
-    jobs = [(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
+    jobs = [Item(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
             for i in range(n)]
-    bar = tqdm(total=n, initial=sum(j in done for j, _ in jobs), desc="dialogues", unit="dlg",
-               disable=not progress)
-    for dialogue_id, profile in jobs:
-        if dialogue_id in done:
-            continue
-        dialogue = await converse(profile, dialogue_id, seeker_backend, respond, config.simulation,
-                                  chatbot=chatbot, max_attempts=config.structured.max_attempts)
-        append_jsonl(path, dialogue.model_dump(mode="json", exclude_none=True))
-        done[dialogue_id] = dialogue
-        bar.update(1)
-    bar.close()
-    dialogues = [done[j] for j, _ in jobs]
+    task = InteractiveTask(respond, chatbot, backends.get("seeker"), config, backends.structured_attempts)
+    run = await run_task(task, jobs, {"dialogues": out / DIALOGUES}, failures=out / "failures.jsonl",
+                         options=RunOptions(retries=config.dialogue_retries,
+                                            stop_after_failures=config.stop_after_failures, progress=progress))
+    wanted = {job.id for job in jobs}
+    done = {d.id: d for d in read_corpus(out / DIALOGUES) if d.id in wanted}
+    dialogues = [done[job.id] for job in jobs if job.id in done]
     summary: dict[str, Any] = {
-        "chatbot": chatbot, "dialogues": len(dialogues), "intensity": intensity_summary(dialogues),
+        "chatbot": chatbot, "dialogues": len(dialogues), "failed": run.failed_now,
+        "intensity": intensity_summary(dialogues),
         "terminations": dict(Counter(d.termination for d in dialogues)),
-        "mean_utterances": statistics.mean(len(d.turns) for d in dialogues),
-        "crisis_turns": sum(d.meta.get("crisis_turns", 0) for d in dialogues)}
-    if judge_backend is not None:
-        judge = Judge(judge_backend, config.evaluation.judge, out / "judgements.jsonl",
-                      config.structured.max_attempts)
-        records = await judge.score(dialogues, progress)
-        judged = score_summary(records, config.evaluation.judge.bootstrap)
-        summary["judge"] = {"model": judge_backend.model_id, "overall": asdict(judged["overall"]),
+        "mean_utterances": statistics.mean(len(d.turns) for d in dialogues) if dialogues else 0.0,
+        "crisis_turns": sum(len(d.meta.get("safety_substituted_turns", [])) for d in dialogues)}
+    if judge is not None and dialogues:
+        judging = Judge(backends.get("judge"), judge, out / JUDGEMENTS, backends.structured_attempts)
+        records = await judging.score(dialogues, progress)
+        judged = score_summary(records, judge.bootstrap)
+        summary["judge"] = {"model": judging.backend.model_id, "overall": asdict(judged["overall"]),
                             "dimensions": {k: asdict(v) for k, v in judged["dimensions"].items()},
                             "judged": judged["judged"], "failed": judged["failed"]}
-    write_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str))
+    write_atomic(out / SUMMARY, json.dumps(summary, indent=2, default=str))
     return InteractiveResult(out, summary, dialogues)
 
 
@@ -154,8 +162,6 @@ def backend_respond(backend: Backend) -> Respond:
     """A socialsim backend (e.g. the ``chatbot`` role on an OpenAI-compatible server) as an async responder."""
 
     async def respond(prompt: list[Message]) -> str:
-        from socialsim.llm.types import ChatRequest
-
         return (await backend.complete(ChatRequest(list(prompt), backend.default_sampling()))).text
 
     return respond

@@ -23,8 +23,8 @@ from typing import Any
 from socialsim.chatbot.config import ChatbotConfig
 from socialsim.chatbot.dataset import TrainingSet, build_training_set, chat_token_counter
 from socialsim.chatbot.model import META_FILE, MODEL_DIR, load_model, load_tokenizer, resolve_model
+from socialsim.corpus.atomic import write_atomic, write_lines_atomic
 from socialsim.errors import InputFileError, SocialsimError
-from socialsim.evaluation.outputs import write_atomic, write_jsonl_atomic
 
 
 @dataclass
@@ -146,7 +146,7 @@ def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *,
     validation_loss = trainer.evaluate()["eval_loss"] if has_validation else None
 
     history = trainer.state.log_history
-    write_jsonl_atomic(out / "log.jsonl", (json.dumps(h) for h in history))
+    write_lines_atomic(out / "log.jsonl", (json.dumps(h) for h in history))
     plot_curve(history, out / "curve.png")
     tokens = int(max((h.get("num_tokens", 0) for h in history), default=0))
 

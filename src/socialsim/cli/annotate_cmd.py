@@ -26,16 +26,15 @@ def create(
     db: Path = DB_OPTION,
 ) -> None:
     """Sample a task from one or two corpora and print its annotator link path."""
-    from socialsim.webapp.annotations import AnnotationStore
-    from socialsim.webapp.app import create_task_from_index
-    from socialsim.webapp.corpus_index import CorpusIndex
-    from socialsim.webapp.rubric import DIMENSIONS
+    from socialsim.corpus.index import CorpusIndex
+    from socialsim.evaluation.human import AnnotationStore, sample_task
+    from socialsim.evaluation.human.rubric import DIMENSIONS
 
     if len(corpus) > 2:
         raise SocialsimError("give one --corpus (single dialogues) or two (A/B pairs)")
     index = CorpusIndex(list(corpus))
     store = AnnotationStore(db)
-    task = create_task_from_index(store, index, name, 0, 1 if len(corpus) == 2 else None, items,
+    task = sample_task(store, index, name, 0, 1 if len(corpus) == 2 else None, items,
                                   list(dimension) or list(DIMENSIONS), seed)
     typer.echo(f"task {task.id}: {task.kind}, {task.items} items -> annotators open /annotate/{task.id}")
 
@@ -43,7 +42,7 @@ def create(
 @app.command("list")
 def list_tasks(db: Path = DB_OPTION) -> None:
     """Every task with its annotators and how many items each rated."""
-    from socialsim.webapp.annotations import AnnotationStore
+    from socialsim.evaluation.human.store import AnnotationStore
 
     store = AnnotationStore(db)
     for task in store.tasks():
@@ -64,9 +63,9 @@ def export_task(
     """Export a task's ratings with per-dimension win rates (or means) and Krippendorff's alpha."""
     import os
 
-    from socialsim.webapp.annotations import AnnotationStore
-    from socialsim.webapp.judgements import load_judgements
-    from socialsim.webapp.results import export, to_csv, to_json
+    from socialsim.evaluation.human.results import export, to_csv, to_json
+    from socialsim.evaluation.human.store import AnnotationStore
+    from socialsim.evaluation.judgements import load_judgements
 
     if not db.is_file():
         raise SocialsimError(f"no annotation database at {db}", "pass --db with the file `socialsim serve` used")

@@ -134,13 +134,12 @@ def chat(
     from socialsim.chatbot.chat import BackendResponder, ChatSession
     from socialsim.chatbot.engine import LocalChatbot
     from socialsim.chatbot.model import resolve_model
-    from socialsim.llm.roles import RoleBackends
 
     loaded = STATE.load(**{"chatbot.generation.max_new_tokens": max_new_tokens,
                            "chatbot.generation.do_sample": sample})
     config = loaded.config
     if endpoint:
-        roles = RoleBackends(config, use_cache=False)
+        roles = config.backends(use_cache=False)
         responder = BackendResponder(roles.get("chatbot"))
         typer.echo(f"chatbot: {responder.backend.describe()}")
     else:
@@ -185,14 +184,13 @@ def eval_interactive(
     from socialsim.chatbot.engine import LocalChatbot
     from socialsim.chatbot.interactive import backend_respond, evaluate_interactive, held_out, local_respond
     from socialsim.chatbot.model import resolve_model
-    from socialsim.llm.roles import RoleBackends
     from socialsim.personas.bank import read_bank
 
     config = STATE.load(**{"simulation.max_turns": max_turns, "simulation.min_turns": min_turns}).config
     profiles = read_bank(personas)
 
     async def run() -> dict:
-        roles = RoleBackends(config, out)
+        roles = config.backends(out)
         try:
             if endpoint:
                 backend = roles.get("chatbot")
@@ -203,8 +201,8 @@ def eval_interactive(
                 respond, name, trained_on = local_respond(bot), source.spec, source.meta.get("corpus")
             pool = held_out(profiles, trained_on)
             typer.echo(f"{len(pool)} held-out profile(s) of {len(profiles)}; chatbot: {name}")
-            result = await evaluate_interactive(pool, n, out, respond, roles.get("seeker"),
-                                                roles.get("judge") if judge else None, config, chatbot=name)
+            result = await evaluate_interactive(pool, n, out, respond, roles, config.simulation,
+                                                config.evaluation.judge if judge else None, chatbot=name)
             return result.summary
         finally:
             await roles.aclose()
@@ -217,7 +215,7 @@ def eval_interactive(
                    f"(change {i['change_mean']:+.2f}; improved {i['improved']}, unchanged {i['unchanged']}, "
                    f"worse {i['worse']} of {i['dialogues']})")
     typer.echo(f"terminations: {summary['terminations']}; mean utterances {summary['mean_utterances']:.1f}; "
-               f"crisis turns answered with the safe reply: {summary['crisis_turns']}")
+               f"replies replaced by the safe reply (crisis not addressed): {summary['crisis_turns']}")
     if "judge" in summary:
         j = summary["judge"]
         typer.echo(f"judge ({j['model']}; {j['judged']} judged, {j['failed']} failed), mean score 1-5 [95% CI]:")

@@ -73,11 +73,11 @@ def estimate_command(
                                   prompt_tokens_evaluated=input_tokens, completion_tokens=output_tokens,
                                   seconds_per_call=latency_s, turns=0, source="the given per-dialogue figures")
     throughput = Throughput(
-        concurrency=concurrency or (llm.max_concurrency if llm.backend != "llamacpp" else 1),
+        concurrency=concurrency or getattr(llm, "max_concurrency", 1),
         in_flight=in_flight or sim.in_flight,
         latency_s=latency_s, output_tokens_per_s=output_tokens_per_s, input_tokens_per_s=input_tokens_per_s,
-        requests_per_minute=requests_per_minute or llm.requests_per_minute,
-        tokens_per_minute=tokens_per_minute or llm.tokens_per_minute,
+        requests_per_minute=requests_per_minute or getattr(llm, "requests_per_minute", None),
+        tokens_per_minute=tokens_per_minute or getattr(llm, "tokens_per_minute", None),
     )
     given = (price_input, price_output, price_per_hour)
     prices = Prices(*(price or 0.0 for price in given)) if any(given) else None

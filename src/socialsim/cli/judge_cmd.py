@@ -7,9 +7,10 @@ import typer
 
 from socialsim.cli.state import STATE
 from socialsim.corpus.readers import read_corpus
-from socialsim.evaluation.judge import Judge, judge_corpora, match_by_topic, pair_rows, pair_summary, sample, score_rows
+from socialsim.errors import SocialsimError
+from socialsim.evaluation.judge import Judge, judge_corpora, pair_rows, pair_summary, sample, score_rows
+from socialsim.evaluation.pairing import pair_by_topic
 from socialsim.evaluation.stats import corpus_names, text_table
-from socialsim.llm.roles import RoleBackends
 
 
 def command(
@@ -32,9 +33,8 @@ def command(
     loaded = STATE.load(**{"roles.judge.model": model, "roles.judge.backend": backend,
                            "roles.judge.base_url": base_url})
     config = loaded.config
-    roles = RoleBackends(config, out)
-    judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judgements.jsonl",
-                  config.structured.max_attempts)
+    roles = config.backends(out)
+    judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judgements.jsonl", roles.structured_attempts)
     typer.echo(f"judge: {judge.backend.describe()}; results -> {out / 'judgements.jsonl'}", err=True)
 
     async def run() -> None:
@@ -45,8 +45,8 @@ def command(
                 typer.echo(text_table(score_rows(summaries)))
             else:
                 x_name, y_name = corpus_names([corpus, pairwise])
-                pairs, unmatched = match_by_topic(list(read_corpus(corpus, format)),
-                                                  list(read_corpus(pairwise, format)), any_topic)
+                pairs, unmatched = pair_by_topic(list(read_corpus(corpus, format)),
+                                                 list(read_corpus(pairwise, format)), any_topic=any_topic)
                 chosen = {x.id for x in sample([x for x, _ in pairs], n)}
                 pairs = [(x, y) for x, y in pairs if x.id in chosen]
                 records = await judge.compare(pairs, progress)
@@ -58,5 +58,10 @@ def command(
         finally:
             await roles.aclose()
         typer.echo(roles.stats.summary(), err=True)
+        run_report = judge.last_run
+        if run_report is not None and run_report.failed_now:
+            raise SocialsimError(f"{run_report.failed_now} verdict(s) could not be asked (backend errors); first: "
+                                 f"{run_report.first_failure}",
+                                 f"they are in {judge.failures_path}; run the same command again to retry them")
 
     asyncio.run(run())

@@ -35,8 +35,8 @@ def build(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar with rate and ETA."),
 ) -> None:
     """Extract one seeker profile per source record with the extractor model. Re-running resumes."""
-    from socialsim.llm.roles import RoleBackends
-    from socialsim.personas.build import build_bank
+    from socialsim.errors import SocialsimError
+    from socialsim.personas.build import build_bank, failures_path
 
     flags = {"personality": personality, "text_column": text_column, "id_column": id_column,
              "title_column": title_column, "dedup_threshold": dedup_threshold,
@@ -44,7 +44,7 @@ def build(
     config = STATE.load(**{f"personas.{k}": v for k, v in flags.items()}).config
 
     async def run() -> None:
-        backends = RoleBackends(config, out.parent)
+        backends = config.backends(out.parent)
         try:
             report = await build_bank(source, out, backends, config.personas, limit=limit, skip_bad=skip_bad,
                                       progress=progress)
@@ -52,6 +52,9 @@ def build(
             await backends.aclose()
         typer.echo(report.summary())
         typer.echo(backends.stats.summary())
+        if report.failed:
+            raise SocialsimError(f"{report.failed} record(s) failed for good; first: {report.first_failure}",
+                                 f"every failure is in {failures_path(out)}; run the same command to retry")
 
     asyncio.run(run())
 

@@ -12,7 +12,6 @@ from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.filters import filter_table_path
 from socialsim.evaluation.judge import Judge, judge_corpora
 from socialsim.evaluation.stats import corpus_names
-from socialsim.llm.roles import RoleBackends
 
 
 def _load(path: Path, format: str) -> list[Dialogue]:
@@ -47,9 +46,9 @@ def command(
     judged, judge_model = None, None
     if judge_n > 0:
         config = STATE.load().config
-        roles = RoleBackends(config, out / "judge")
+        roles = config.backends(out / "judge")
         judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judge" / "judgements.jsonl",
-                      config.structured.max_attempts)
+                      roles.structured_attempts)
         judge_model = judge.backend.model_id
 
         async def run() -> dict:

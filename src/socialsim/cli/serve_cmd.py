@@ -49,14 +49,14 @@ def serve(
                              "ratings", "keep the default 127.0.0.1, or add --allow-remote if you mean it")
     config = STATE.load().config
     started = time.perf_counter()
-    chat = None if no_chat else ChatService(config, model, db.parent)
+    chat = None if no_chat else ChatService(config.chatbot, config.backends(db.parent), model)
     app = build(list(corpus), db, chat, allow_remote=allow_remote, format=format, judgements=list(judge),
                 index_cache=db.parent / "index")
     index = app.state.index
     for c in index.corpora:
         typer.echo(f"corpus {c.number}: {c.path} ({c.format}, {c.size:,} dialogues, "
                    f"{'index reused' if c.cached else 'indexed now'})")
-    judged = len(index.judgements.scores)
+    judged = len(app.state.judgements.scores)
     typer.echo(f"ready in {time.perf_counter() - started:.1f}s; ratings in {db}"
                + (f"; judge scores for {judged:,} dialogues" if judge else ""))
     if not _is_loopback(host):

@@ -40,8 +40,11 @@ def simulate(
     Every finished dialogue is appended to OUT/dialogues.jsonl and fsynced; Ctrl-C or a crash loses only the
     dialogues in flight, and running the same command again resumes.
     """
+    import asyncio
+
+    from socialsim.api import simulate_async
+    from socialsim.engine.ray_executor import RayOptions
     from socialsim.errors import SocialsimError
-    from socialsim.simulation import run_simulation  # imported when used: it loads the persona and LLM layers
     from socialsim.simulation.runner import BANK, CORPUS
 
     if not resume and (out / CORPUS).exists() and (out / CORPUS).stat().st_size:
@@ -51,23 +54,20 @@ def simulate(
                            "simulation.opener": opener, "simulation.disclosure": disclosure,
                            "simulation.reasoning": reasoning, "simulation.in_flight": in_flight,
                            "simulation.seed": seed})
-    if ray or ray_address:
-        from socialsim.simulation.distributed import RayOptions, simulate_on_ray
-
-        report = simulate_on_ray(out, n, personas=personas, config=loaded.config, force=force, progress=progress,
-                                 options=RayOptions(address=ray_address))
-    else:
-        report = run_simulation(out, n, personas=personas, config=loaded.config, force=force, progress=progress)
+    ray_options = RayOptions(address=ray_address) if ray or ray_address else None
+    report, built = asyncio.run(simulate_async(out, n, personas=personas, config=loaded.config, force=force,
+                                               progress=progress, ray=ray_options))
     ends = ", ".join(f"{k} {v}" for k, v in report.terminations.most_common()) or "none"
     typer.echo(f"dialogues: {report.finished}/{report.requested} finished ({report.finished_now} now, "
                f"{report.finished_before} before), {report.failed_now} failed now, in {report.seconds:.0f}s")
     typer.echo(f"endings:   {ends}")
     typer.echo(report.llm_summary)
-    if personas is None:
-        from socialsim.embeddings import available
-
-        checks = "" if available() else "; grounding and near-duplicate checks skipped: pip install 'socialsim[embed]'"
+    if built is not None:
+        checks = "" if built.checked else (
+            "; grounding and near-duplicate checks skipped: pip install 'socialsim[embed]'")
         typer.echo(f"personas:  {out / BANK} (built from the built-in seeds{checks})")
     typer.echo(f"corpus:    {report.corpus}")
     if report.failed_now:
-        typer.echo(f"failures:  {report.failures} (run the same command again to retry them)")
+        raise SocialsimError(
+            f"{report.failed_now} dialogue(s) failed for good; first: {report.first_failure}",
+            f"every failure is in {report.failures}; finished dialogues are kept: run the same command to retry")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from socialsim.personas.profile import Profile
+from socialsim.corpus.profile import Profile
 
 # The 8 ESConv supporter strategies, spelled as in ESConv.
 STRATEGIES: tuple[str, ...] = (

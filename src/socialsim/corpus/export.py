@@ -12,11 +12,11 @@ Files are written atomically (temporary file, then rename); the JSONL formats an
 """
 
 import json
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from socialsim.corpus.atomic import atomic_path, check_output, write_lines_atomic
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import read_corpus
 from socialsim.errors import SocialsimError
@@ -79,36 +79,22 @@ JSONL_EXPORTERS: dict[str, Callable[[Dialogue], dict[str, Any]]] = {
 FORMATS = (*JSONL_EXPORTERS, "hf", "parquet")
 
 
-def _write_jsonl_atomic(records: Iterable[dict[str, Any]], out: Path) -> int:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    count = 0
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            count += 1
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, out)
-    return count
-
-
 def export_corpus(corpus: str | Path, format: str, out: str | Path, *, input_format: str = "auto") -> int:
     """Export every dialogue of ``corpus`` to ``out`` in ``format``; returns the number of dialogues."""
-    out = Path(out)
+    corpus, out = Path(corpus), Path(out)
+    if format not in FORMATS:
+        raise SocialsimError(f"unknown export format {format!r}", f"choose one of: {', '.join(FORMATS)}")
+    check_output(out, corpus, directory=format == "hf")
     dialogues = read_corpus(corpus, input_format)
     if format in JSONL_EXPORTERS:
-        return _write_jsonl_atomic((JSONL_EXPORTERS[format](d) for d in dialogues), out)
-    if format not in ("hf", "parquet"):
-        raise SocialsimError(f"unknown export format {format!r}", f"choose one of: {', '.join(FORMATS)}")
+        export = JSONL_EXPORTERS[format]
+        return write_lines_atomic(out, (json.dumps(export(d), ensure_ascii=False) for d in dialogues))
     from datasets import Dataset  # imported here: slow to import and only needed for these two formats
 
     dataset = Dataset.from_list([to_row(d) for d in dialogues])
-    if format == "hf":
-        dataset.save_to_disk(str(out))
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        dataset.to_parquet(str(tmp))
-        os.replace(tmp, out)
+    with atomic_path(out, directory=format == "hf") as tmp:
+        if format == "hf":
+            dataset.save_to_disk(str(tmp))
+        else:
+            dataset.to_parquet(str(tmp))
     return len(dataset)

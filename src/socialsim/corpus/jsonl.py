@@ -1,31 +1,177 @@
-"""Line-by-line JSONL reading with errors that name the file, line and column."""
+"""The one JSONL module: reading with errors that name file, line and column, and durable appending.
+
+Reading (:func:`iter_lines`): one JSON object per line; blank lines are skipped; a UTF-8 byte-order mark (which
+Windows editors write) and CRLF line ends are accepted; a record larger than ``max_record_bytes`` is an error
+and is never held in memory whole. Each bad line raises :class:`InputFileError`, or, with ``on_error``, is
+handed to it and skipped (persona sources use this for ``--skip-bad``).
+
+Appending (:class:`AppendWriter`): each record is written as one complete line with a single ``write``, then
+flushed and fsynced, so a crash can only leave a torn *last* line (no trailing newline). Opening the file again
+cuts that torn tail off (it was never a finished record) and loads the ids already written, so a resumed run
+skips them and never writes an id twice.
+"""
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from socialsim.errors import InputFileError
 
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024  # a dialogue is a few KB; a 16 MB line is a broken file
+_BOM = b"\xef\xbb\xbf"
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line. Raises InputFileError on the first bad line."""
-    path = Path(path)
+
+@dataclass(frozen=True)
+class JsonLine:
+    number: int  # 1-based line number
+    offset: int  # byte offset of the line in the file
+    length: int  # bytes of the line, newline included
+    record: dict[str, Any]
+
+
+def check_file(path: Path) -> None:
+    """A clear error for a path that is not a readable file."""
+    if not path.exists():
+        raise InputFileError(str(path), "file not found")
     if not path.is_file():
-        raise InputFileError(str(path), "file not found" if not path.exists() else "not a file")
+        raise InputFileError(str(path), "not a file" + (" (a directory)" if path.is_dir() else ""))
+
+
+def _raw_lines(handle: Any, limit: int) -> Iterator[tuple[int, int, bytes | None, int]]:
+    """(number, offset, raw line or None when longer than ``limit``, length) without ever holding more than
+    ``limit`` bytes of a line."""
+    number, offset = 0, 0
+    while raw := handle.readline(limit + 1):
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            length = len(raw)
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                length += len(rest)
+            length += len(rest)
+            yield number, offset, None, length
+            offset += length
+        else:
+            yield number, offset, raw, len(raw)
+            offset += len(raw)
+
+
+def iter_lines(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+               on_error: Callable[[InputFileError], None] | None = None) -> Iterator[JsonLine]:
+    """Yield each non-blank line of a JSONL file as a :class:`JsonLine` holding a JSON object."""
+    path = Path(path)
+    check_file(path)
+
+    def bad(message: str, number: int, column: int, hint: str | None = None) -> None:
+        error = InputFileError(str(path), message, number, column, hint)
+        if on_error is None:
+            raise error
+        on_error(error)
+
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, offset, raw, length in _raw_lines(handle, max_record_bytes):
+            if raw is None:
+                bad(f"record larger than {max_record_bytes:,} bytes", number, max_record_bytes + 1,
+                    "is this a JSONL corpus? (the limit is the readers' max_record_bytes)")
+                continue
+            if number == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise InputFileError(str(path), f"not valid UTF-8 ({exc.reason})", number, exc.start + 1,
-                                     "save the file as UTF-8") from None
+                bad(f"not valid UTF-8 ({exc.reason})", number, exc.start + 1, "save the file as UTF-8")
+                continue
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise InputFileError(str(path), f"invalid JSON ({exc.msg})", number, exc.colno) from None
-            if not isinstance(obj, dict):
-                raise InputFileError(str(path), f"expected a JSON object, got {type(obj).__name__}", number, 1)
-            yield number, obj
+                bad(f"invalid JSON ({exc.msg})", number, exc.colno)
+                continue
+            if not isinstance(record, dict):
+                bad(f"expected a JSON object, got {type(record).__name__}", number, 1)
+                continue
+            yield JsonLine(number, offset, length, record)
+
+
+def iter_jsonl(path: str | Path, **options: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; see :func:`iter_lines`."""
+    for line in iter_lines(path, **options):
+        yield line.number, line.record
+
+
+def read_record(path: Path, offset: int, length: int) -> dict[str, Any]:
+    """The object on the line at ``offset`` (as indexed by :func:`iter_lines`)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        raw = handle.read(length)
+    return json.loads(raw[len(_BOM):] if offset == 0 and raw.startswith(_BOM) else raw)
+
+
+def repair_tail(path: Path) -> int:
+    """Truncate a torn last line (bytes after the last newline); returns the number of bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    with path.open("rb+") as handle:
+        keep, pos = 0, size
+        while pos > 0:  # scan backwards in blocks for the last newline
+            step = min(65536, pos)
+            pos -= step
+            handle.seek(pos)
+            block = handle.read(step)
+            nl = block.rfind(b"\n")
+            if nl != -1:
+                keep = pos + nl + 1
+                break
+        if keep < size:
+            handle.truncate(keep)
+            os.fsync(handle.fileno())
+    return size - keep
+
+
+Key = str | Callable[[dict[str, Any]], str] | None
+
+
+class AppendWriter:
+    """Appends records (pydantic models or dicts) as JSONL lines, each durable before ``append`` returns.
+
+    With ``key`` (a field name, default ``"id"``, or a function of the record) a key already in the file is never
+    written again; with ``key=None`` the file is a log (e.g. failures, where one id may fail in several runs).
+    """
+
+    def __init__(self, path: Path, *, key: Key = "id") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._key = (lambda r: str(r[key])) if isinstance(key, str) else key
+        self.torn_bytes = repair_tail(path)
+        self.ids: set[str] = set()
+        if self._key is not None and path.exists():
+            self.ids = {self._key(r) for _, r in iter_jsonl(path)}
+        self._handle = path.open("ab")
+
+    def append(self, record: BaseModel | dict[str, Any]) -> bool:
+        """Write one record; False (and nothing written) if its key is already in the file."""
+        data = record.model_dump(mode="json", exclude_none=True) if isinstance(record, BaseModel) else record
+        key = self._key(data) if self._key is not None else None
+        if key is not None and key in self.ids:
+            return False
+        self._handle.write((json.dumps(data, ensure_ascii=False) + "\n").encode("utf-8"))
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        if key is not None:
+            self.ids.add(key)
+        return True
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "AppendWriter":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

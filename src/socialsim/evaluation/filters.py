@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
 
+from socialsim.corpus.atomic import write_atomic, write_lines_atomic
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import FILTER_RULES, FilterConfig
-from socialsim.evaluation.outputs import csv_text, write_atomic, write_jsonl_atomic
-from socialsim.evaluation.stats import markdown_table
+from socialsim.evaluation.stats import csv_text, markdown_table
 from socialsim.metrics.distinct import ngrams
-from socialsim.metrics.tokenize import is_content, tokens
+from socialsim.metrics.tokenize import is_content, plain_words, tokens
 from socialsim.safety import addresses_safety, detect_risk
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
@@ -60,7 +60,7 @@ def role_confusion(d: Dialogue, cfg: FilterConfig) -> str | None:
 
 def _facts(value: str) -> set[tuple[str, ...]]:
     """Distinctive facts of a profile value: content-word bigrams and proper names (capitalised mid-sentence)."""
-    toks = tokens(value)
+    toks = plain_words(value)
     facts = {g for g in ngrams(toks, 2) if all(map(is_content, g))}
     words = value.split()
     for prev, word in zip(words, words[1:], strict=False):
@@ -79,7 +79,7 @@ def leakage(d: Dialogue, cfg: FilterConfig) -> str | None:
     disclosed: set[str] = set()
     seeker_grams: set[tuple[str, ...]] = set()
     for i, turn in enumerate(d.turns, 1):
-        toks = tokens(turn.text)
+        toks = plain_words(turn.text)
         grams = set(ngrams(toks, 1)) | set(ngrams(toks, 2))
         if turn.speaker == "seeker":
             disclosed |= set(turn.disclosed or [])
@@ -253,10 +253,10 @@ def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None
     ``<target stem>.drops.jsonl`` and the table of drops per rule to ``<target stem>.filter.md``."""
     target = Path(target)
     report = filter_dialogues(read_corpus(source, format), cfg)
-    write_jsonl_atomic(target, (d.model_dump_json(exclude_none=True) for d in report.kept))
+    write_lines_atomic(target, (d.model_dump_json(exclude_none=True) for d in report.kept))
     drops = (json.dumps({"id": v.dialogue.id, "rule": v.rule, "reasons": v.reasons}, ensure_ascii=False)
              for v in report.verdicts if not v.kept)
-    write_jsonl_atomic(drops_path(target), drops)
+    write_lines_atomic(drops_path(target), drops)
     write_atomic(target.with_suffix(".filter.md"), f"Filtered {source}\n\n{report.markdown()}\n")
     write_atomic(filter_table_path(target), csv_text(report.rows()))
     return report

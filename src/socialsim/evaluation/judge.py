@@ -2,19 +2,19 @@
 
 - Any role's backend (``RoleBackends.get("judge")``), structured output with enum scores (llama.cpp grammars
   enforce enums, not integer bounds) and length-capped justifications.
-- Judgements are appended (fsync) to a results file keyed by dialogue id(s) + rubric hash, so an interrupted run
-  resumes where it stopped; the request cache below makes repeated calls free as well.
+- Judging is one task on the engine (:mod:`socialsim.engine`): judgements are appended (fsync) to a results file
+  keyed by dialogue id(s) + rubric hash, so an interrupted run resumes where it stopped; the request cache makes
+  repeated calls free as well.
 - A reply that cannot be parsed is re-asked (``complete_structured``), then recorded as *failed* with the error:
-  failures are counted and reported, never skipped.
+  failures are counted and reported, never skipped. A backend that is down (connection refused after its
+  retries) is not a verdict: that item goes to the failures file beside the results and the next run retries it.
 - Pairwise: each pair is judged twice with A and B swapped; a side wins only if it wins in both orders, anything
   else is a tie, which cancels position bias. Win/tie/loss come with Wilson 95% intervals.
 """
 
-import asyncio
 import hashlib
 import json
 import random
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +22,15 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from tqdm import tqdm
 
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_jsonl
-from socialsim.corpus.writer import repair_tail
-from socialsim.errors import BackendError
+from socialsim.engine import Item, RunOptions, RunReport, Task, run_task
 from socialsim.evaluation.config import JudgeConfig
-from socialsim.evaluation.outputs import append_jsonl
+from socialsim.evaluation.pairing import topic_of
 from socialsim.evaluation.transcript import profile_text, transcript
 from socialsim.llm.base import Backend
-from socialsim.llm.structured import complete_structured
+from socialsim.llm.structured import StructuredOutputError, complete_structured
 from socialsim.llm.types import Message
 from socialsim.prompts import render, template_hash
 
@@ -72,29 +70,14 @@ assert tuple(DialogueScores.model_fields) == DIMENSIONS
 assert tuple(PairVerdict.model_fields)[1:] == PAIR_DIMENSIONS
 
 
-class ResultsFile:
-    """Append-only JSONL of judgements; records are looked up by key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.records: dict[str, dict[str, Any]] = {}
-        repair_tail(path)  # a crash mid-append leaves a torn last line: it was never a finished judgement
-        if path.exists():
-            for _, record in iter_jsonl(path):
-                self.records[record["key"]] = record
-
-    def add(self, record: dict[str, Any]) -> None:
-        append_jsonl(self.path, record)
-        self.records[record["key"]] = record
-
-
 class Judge:
     """Scores dialogues and compares pairs with one backend; results go to ``results_path``."""
 
     def __init__(self, backend: Backend, cfg: JudgeConfig, results_path: Path, max_attempts: int = 3) -> None:
         self.backend, self.cfg, self.max_attempts = backend, cfg, max_attempts
-        self.results = ResultsFile(Path(results_path))
+        self.results_path = Path(results_path)
         self.sampling = backend.default_sampling().with_(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
+        self.last_run: RunReport | None = None
 
     def rubric_hash(self, kind: Literal["score", "pair"]) -> str:
         """Fingerprint of everything that determines a verdict besides the dialogue: prompts, schema, model,
@@ -111,18 +94,24 @@ class Judge:
         return [{"role": "system", "content": render("judge/system.j2")}, {"role": "user", "content": user}]
 
     async def _ask(self, user: str, schema: type[BaseModel]) -> tuple[BaseModel | None, dict[str, Any]]:
+        """The verdict, or None with the error when the model never gave a valid one (a verdict of *failed*).
+        A backend error (server down) propagates: the engine retries the item and logs it if it still fails."""
         try:
             result = await complete_structured(self.backend, self._messages(user), schema, self.sampling,
                                                session="judge", max_attempts=self.max_attempts)
-        except BackendError as exc:
+        except StructuredOutputError as exc:
             return None, {"failed": True, "error": exc.message}
         return result.value, {"failed": False, "attempts": result.attempts, "repaired": result.repaired}
 
+    def score_key(self, dialogue: Dialogue) -> str:
+        return f"score|{dialogue.id}|{self.rubric_hash('score')}"
+
+    def pair_key(self, x: Dialogue, y: Dialogue) -> str:
+        return f"pair|{x.id}|{y.id}|{self.rubric_hash('pair')}"
+
     async def score_one(self, dialogue: Dialogue) -> dict[str, Any]:
         rubric = self.rubric_hash("score")
-        key = f"score|{dialogue.id}|{rubric}"
-        if key in self.results.records:
-            return self.results.records[key]
+        key = self.score_key(dialogue)
         tr = transcript(dialogue, self.cfg.max_transcript_words, self.cfg.max_turn_words)
         user = render("judge/score.j2", transcript=tr.text, truncated=tr.truncated, profile=profile_text(dialogue))
         value, status = await self._ask(user, DialogueScores)
@@ -131,7 +120,6 @@ class Judge:
         if isinstance(value, DialogueScores):
             record["scores"] = {d: getattr(value, d).score for d in DIMENSIONS}
             record["reasons"] = {d: getattr(value, d).reason for d in DIMENSIONS}
-        self.results.add(record)
         return record
 
     async def _verdict(self, a: Dialogue, b: Dialogue) -> tuple[PairVerdict | None, dict[str, Any]]:
@@ -145,12 +133,10 @@ class Judge:
     async def compare_one(self, x: Dialogue, y: Dialogue) -> dict[str, Any]:
         """Judge x against y in both orders; outcomes are from x's side: win, tie or loss."""
         rubric = self.rubric_hash("pair")
-        key = f"pair|{x.id}|{y.id}|{rubric}"
-        if key in self.results.records:
-            return self.results.records[key]
+        key = self.pair_key(x, y)
         first, s1 = await self._verdict(x, y)   # x is A
         second, s2 = await self._verdict(y, x)  # x is B
-        record: dict[str, Any] = {"key": key, "kind": "pair", "x": x.id, "y": y.id, "topic": _topic(x),
+        record: dict[str, Any] = {"key": key, "kind": "pair", "x": x.id, "y": y.id, "topic": topic_of(x),
                                   "rubric": rubric, "model": self.backend.model_id,
                                   "failed": s1["failed"] or s2["failed"],
                                   "error": s1.get("error") or s2.get("error")}
@@ -158,35 +144,50 @@ class Judge:
             record["orders"] = [first.model_dump(), second.model_dump()]
             record["outcomes"] = {d: combine(getattr(first, d), getattr(second, d)) for d in PAIR_DIMENSIONS}
             record["consistent"] = {d: _consistent(getattr(first, d), getattr(second, d)) for d in PAIR_DIMENSIONS}
-        self.results.add(record)
         return record
 
-    async def _run(self, jobs: Sequence[Any], fn: Any, desc: str, unit: str, progress: bool
+    @property
+    def failures_path(self) -> Path:
+        return self.results_path.with_name(f"{self.results_path.stem}.failures.jsonl")
+
+    async def _run(self, items: list[Item[tuple[Dialogue, ...]]], label: str, progress: bool
                    ) -> list[dict[str, Any]]:
-        limit = asyncio.Semaphore(self.cfg.concurrency)
-
-        async def one(job: Any) -> dict[str, Any]:
-            async with limit:
-                return await fn(*job)
-
-        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
-        bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress, dynamic_ncols=True)
-        try:
-            for done in asyncio.as_completed(tasks):
-                await done
-                bar.update(1)
-        finally:
-            bar.close()
-            for task in tasks:
-                task.cancel()
-        return [task.result() for task in tasks]
+        """Judge every item not yet in the results file; the records of all items, in order (an item whose backend
+        failed for good has none: it is in the failures file and the next run retries it)."""
+        task = JudgeTask(self, label)
+        unique = list({item.id: item for item in items}.values())  # a dialogue listed twice is judged once
+        self.last_run = await run_task(
+            task, unique, {"judgements": self.results_path}, failures=self.failures_path,
+            options=RunOptions(concurrency=self.cfg.concurrency, retries=1, stop_after_failures=5,
+                               progress=progress))
+        wanted = {item.id for item in items}
+        found = {r["key"]: r for _, r in iter_jsonl(self.results_path) if r.get("key") in wanted}
+        return [found[item.id] for item in items if item.id in found]
 
     async def score(self, dialogues: Sequence[Dialogue], progress: bool = True) -> list[dict[str, Any]]:
-        return await self._run([(d,) for d in dialogues], self.score_one, "judging", "dialogue", progress)
+        return await self._run([Item(self.score_key(d), (d,)) for d in dialogues], "judging", progress)
 
     async def compare(self, pairs: Sequence[tuple[Dialogue, Dialogue]], progress: bool = True
                       ) -> list[dict[str, Any]]:
-        return await self._run(pairs, self.compare_one, "comparing", "pair", progress)
+        return await self._run([Item(self.pair_key(x, y), (x, y)) for x, y in pairs], "comparing", progress)
+
+
+class JudgeTask(Task[tuple[Dialogue, ...], dict[str, Any]]):
+    """One item = one dialogue to score, or one pair to compare in both orders."""
+
+    sinks = {"judgements": "key"}
+    unit = "verdict"
+
+    def __init__(self, judge: Judge, label: str) -> None:
+        self.judge, self.label = judge, label  # type: ignore[misc]
+
+    async def run(self, item: Item[tuple[Dialogue, ...]]) -> dict[str, Any]:
+        if len(item.payload) == 1:
+            return await self.judge.score_one(item.payload[0])
+        return await self.judge.compare_one(*item.payload)
+
+    def accept(self, item: Item[tuple[Dialogue, ...]], result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        return [("judgements", result)]
 
 
 def combine(first: str, second: str) -> Literal["win", "tie", "loss"]:
@@ -203,32 +204,6 @@ def combine(first: str, second: str) -> Literal["win", "tie", "loss"]:
 def _consistent(first: str, second: str) -> bool:
     """Whether both orders named the same dialogue (or both said tie)."""
     return {"A": "B", "B": "A", "tie": "tie"}[first] == second
-
-
-def _topic(d: Dialogue) -> str:
-    return (d.topic or (d.profile.topic if d.profile else "") or "").strip().lower()
-
-
-def match_by_topic(xs: Iterable[Dialogue], ys: Iterable[Dialogue], any_topic: bool = False
-                   ) -> tuple[list[tuple[Dialogue, Dialogue]], int]:
-    """Pair each x with an unused y of the same topic; returns (pairs, x dialogues left unmatched).
-
-    With ``any_topic`` the x dialogues left over are paired with the remaining ys in order."""
-    pool: dict[str, list[Dialogue]] = defaultdict(list)
-    for y in ys:
-        pool[_topic(y)].append(y)
-    pairs, left = [], []
-    for x in xs:
-        same = pool.get(_topic(x)) if _topic(x) else None
-        if same:
-            pairs.append((x, same.pop(0)))
-        else:
-            left.append(x)
-    if any_topic:
-        rest = [y for group in pool.values() for y in group]
-        pairs += list(zip(left, rest, strict=False))
-        left = left[len(rest):]
-    return pairs, len(left)
 
 
 def sample(dialogues: Sequence[Dialogue], n: int | None, seed: int = 0) -> list[Dialogue]:

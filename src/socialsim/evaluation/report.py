@@ -15,14 +15,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
+from socialsim.corpus.atomic import write_atomic
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive
 from socialsim.evaluation.judge import DIMENSIONS, score_rows
-from socialsim.evaluation.outputs import csv_text, write_atomic
 from socialsim.evaluation.stats import (
     TOKENIZER_NOTE,
     CorpusStats,
     corpus_stats,
+    csv_text,
     markdown_table,
     strategy_rows,
     summary_rows,

@@ -5,6 +5,8 @@ lower-cased NLTK Treebank tokens (``metrics.tokenize.tokens``) and are corpus-le
 n-grams x100, as the thu-coai ESC code).
 """
 
+import csv
+import io
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -161,6 +163,12 @@ def text_table(rows: list[list[str]]) -> str:
              for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
 def markdown_table(rows: list[list[str]]) -> str:

@@ -2,14 +2,21 @@
 
 from socialsim.llm.base import Backend
 from socialsim.llm.cache import CachedBackend, RequestCache
-from socialsim.llm.config import BackendConfig
-from socialsim.llm.registry import available_backends, create_backend, register_backend
+from socialsim.llm.config import BackendSettings, LlamaCppSettings, OpenAISettings
+from socialsim.llm.registry import (
+    available_backends,
+    backend_settings,
+    create_backend,
+    register_backend,
+    resolve_settings,
+)
 from socialsim.llm.stats import RunStats
 from socialsim.llm.structured import Structured, StructuredOutputError, complete_structured, parse_lenient
 from socialsim.llm.types import ChatRequest, Completion, Message, Sampling, Usage
 
 __all__ = [
-    "Backend", "BackendConfig", "CachedBackend", "ChatRequest", "Completion", "Message", "RequestCache",
-    "RunStats", "Sampling", "Structured", "StructuredOutputError", "Usage", "available_backends",
-    "complete_structured", "create_backend", "parse_lenient", "register_backend",
+    "Backend", "BackendSettings", "CachedBackend", "ChatRequest", "Completion", "LlamaCppSettings", "Message",
+    "OpenAISettings", "RequestCache", "RunStats", "Sampling", "Structured", "StructuredOutputError", "Usage",
+    "available_backends", "backend_settings", "complete_structured", "create_backend", "parse_lenient",
+    "register_backend", "resolve_settings",
 ]

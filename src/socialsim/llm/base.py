@@ -3,7 +3,7 @@
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from socialsim.llm.config import BackendConfig
+from socialsim.llm.config import BackendSettings
 from socialsim.llm.stats import RunStats
 from socialsim.llm.types import ChatRequest, Completion, Sampling
 
@@ -16,8 +16,9 @@ class Backend(ABC):
     """
 
     kind: ClassVar[str]
+    settings_class: ClassVar[type[BackendSettings]] = BackendSettings  # its typed config (keys it understands)
 
-    def __init__(self, config: BackendConfig, stats: RunStats | None = None) -> None:
+    def __init__(self, config: BackendSettings, stats: RunStats | None = None) -> None:
         self.config = config
         self.stats = stats if stats is not None else RunStats()
 
@@ -36,8 +37,11 @@ class Backend(ABC):
 
     def default_sampling(self) -> Sampling:
         c = self.config
-        return Sampling(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens,
-                        repeat_penalty=c.repeat_penalty, seed=c.seed)
+        return Sampling(temperature=c.temperature, top_p=c.top_p, max_tokens=c.max_tokens, seed=c.seed)
+
+    def cache_identity(self) -> dict:
+        """What, besides the request, determines this backend's reply: the request cache keys on it."""
+        return {"kind": self.kind, "model": self.model_id, **self.config.output_fields()}
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to close
         """Release connections or models."""

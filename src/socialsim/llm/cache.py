@@ -1,7 +1,9 @@
 """SQLite cache of LLM calls, so a re-run or a resumed run never pays twice for the same call.
 
-The key covers everything that determines the output: backend kind, model id, messages, JSON schema and all
-sampling parameters including the seed. The session hint is left out: it changes speed, not output.
+The key covers everything that determines the output: the backend's identity (kind, model, and every setting
+that changes a reply, e.g. a server's base_url and extra_body, a GGUF file's path and size), the messages, the
+JSON schema and all sampling parameters including the seed. The session hint is left out: it changes speed, not
+output.
 """
 
 import hashlib
@@ -13,14 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from socialsim.llm.base import Backend
-from socialsim.llm.types import ChatRequest, Completion, Usage
+from socialsim.llm.types import ChatRequest, Completion, Sampling, Usage
 
 
-def request_key(backend_kind: str, model_id: str, request: ChatRequest) -> str:
+def request_key(identity: dict, request: ChatRequest) -> str:
     blob = json.dumps(
-        {"backend": backend_kind, "model": model_id, "messages": request.messages,
-         "schema": request.json_schema, "sampling": asdict(request.sampling)},
-        sort_keys=True, ensure_ascii=False,
+        {"backend": identity, "messages": request.messages, "schema": request.json_schema,
+         "sampling": asdict(request.sampling)},
+        sort_keys=True, ensure_ascii=False, default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -67,6 +69,7 @@ class CachedBackend(Backend):
         super().__init__(inner.config, inner.stats)
         self.inner, self.cache = inner, cache
         self.kind = inner.kind
+        self._identity = inner.cache_identity()
 
     @property
     def model_id(self) -> str:
@@ -75,8 +78,14 @@ class CachedBackend(Backend):
     def describe(self) -> str:
         return self.inner.describe()
 
+    def default_sampling(self) -> Sampling:
+        return self.inner.default_sampling()
+
+    def cache_identity(self) -> dict:
+        return self._identity
+
     async def complete(self, request: ChatRequest) -> Completion:
-        key = request_key(self.inner.kind, self.inner.model_id, request)
+        key = request_key(self._identity, request)
         hit = self.cache.get(key)
         if hit is not None:
             self.stats.add(cache_hits=1)

@@ -21,11 +21,11 @@ from typing import Any
 
 from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
-from socialsim.llm.config import BackendConfig
+from socialsim.llm.config import LlamaCppSettings
 from socialsim.llm.embedded import EMBEDDED_MODEL_ID, embedded_model_path
 from socialsim.llm.native_probe import ensure_native_ok
 from socialsim.llm.stats import RunStats
-from socialsim.llm.types import ChatRequest, Completion, Usage
+from socialsim.llm.types import ChatRequest, Completion, Sampling, Usage
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -38,8 +38,10 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
 
 class LlamaCppBackend(Backend):
     kind = "llamacpp"
+    settings_class = LlamaCppSettings
+    config: LlamaCppSettings
 
-    def __init__(self, config: BackendConfig, stats: RunStats | None = None) -> None:
+    def __init__(self, config: LlamaCppSettings, stats: RunStats | None = None) -> None:
         super().__init__(config, stats)
         if config.model:
             self.model_path = Path(config.model).expanduser()
@@ -71,6 +73,13 @@ class LlamaCppBackend(Backend):
 
     def describe(self) -> str:
         return str(self.model_path)
+
+    def default_sampling(self) -> Sampling:
+        return super().default_sampling().with_(repeat_penalty=self.config.repeat_penalty)
+
+    def cache_identity(self) -> dict:
+        stat = self.model_path.stat()  # a different file under the same name gives other replies
+        return {**super().cache_identity(), "model_file": [str(self.model_path), stat.st_size]}
 
     def _load(self) -> Any:
         from socialsim.llm.grammar_last import GrammarLastLlama

@@ -1,8 +1,8 @@
 """Any OpenAI-compatible Chat Completions server: vLLM, Ollama (/v1), llama.cpp server, LM Studio, hosted APIs.
 
 Transient failures (timeouts, connection errors, HTTP 5xx, 429) are retried with jittered exponential backoff
-(tenacity); a 429 also lowers this endpoint's concurrency (see :mod:`socialsim.llm.limiter`) and a
-``Retry-After`` header is honoured. Optional requests/min and tokens/min budgets (:mod:`socialsim.llm.ratelimit`)
+(tenacity); a 429 also lowers this endpoint's concurrency (see :mod:`socialsim.llm.throttle`) and a
+``Retry-After`` header is honoured. Optional requests/min and tokens/min budgets (:mod:`socialsim.llm.throttle`)
 are spent before each request. Authentication and request errors fail at once with a message naming the fix.
 The API key is read from the environment variable named in the config and never logged.
 """
@@ -20,10 +20,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
-from socialsim.llm.config import BackendConfig
-from socialsim.llm.limiter import AdaptiveLimiter
-from socialsim.llm.ratelimit import budget_for, estimate_tokens
+from socialsim.llm.config import OpenAISettings
 from socialsim.llm.stats import RunStats
+from socialsim.llm.throttle import AdaptiveLimiter, budget_for, estimate_tokens
 from socialsim.llm.types import ChatRequest, Completion, Usage
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,10 @@ def _server_message(response: httpx.Response) -> str:
 
 class OpenAIBackend(Backend):
     kind = "openai"
+    settings_class = OpenAISettings
+    config: OpenAISettings
 
-    def __init__(self, config: BackendConfig, stats: RunStats | None = None) -> None:
+    def __init__(self, config: OpenAISettings, stats: RunStats | None = None) -> None:
         super().__init__(config, stats)
         if not config.base_url:
             raise BackendError("the openai backend needs a base_url",

@@ -25,8 +25,12 @@ class RunStats:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
+    def counters(self) -> dict[str, float]:
+        """The counters alone (what another process's stats add to these)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
+
     def as_dict(self) -> dict[str, float]:
-        data: dict[str, float] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
+        data = self.counters()
         data["completion_tokens_per_s"] = (
             round(self.completion_tokens / self.generation_seconds, 1) if self.generation_seconds else 0.0
         )

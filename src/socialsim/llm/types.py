@@ -16,7 +16,7 @@ class Sampling:
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 256
-    repeat_penalty: float = 1.1
+    repeat_penalty: float = 1.0  # llama.cpp only (servers take theirs in extra_body)
     seed: int = 0
     stop: tuple[str, ...] = ()
 

@@ -8,10 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from socialsim.corpus.jsonl import iter_jsonl
-from socialsim.corpus.writer import repair_tail
+from socialsim.corpus.jsonl import iter_jsonl, repair_tail
+from socialsim.corpus.profile import Profile
 from socialsim.errors import InputFileError
-from socialsim.personas.profile import Profile
 
 
 def read_bank(path: str | Path) -> list[Profile]:

@@ -1,34 +1,36 @@
 """Build a persona bank: read a source, extract one profile per record, check it, append it durably.
 
 Resumable: records whose id is already in the bank or in its rejections file are not processed again, so a
-re-run after Ctrl-C only does what is missing (and the request cache means nothing finished is paid twice).
+re-run after Ctrl-C only does what is missing (and the request cache means nothing finished is paid twice). The
+records are items of one task on the engine (:mod:`socialsim.engine`).
 """
 
-import asyncio
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from socialsim import embeddings
-from socialsim.corpus.writer import AppendWriter
+from socialsim.corpus.profile import Profile
+from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
-from socialsim.llm.roles import RoleBackends
+from socialsim.llm.roles import BackendProvider
 from socialsim.personas.bank import iter_existing
 from socialsim.personas.config import PersonaConfig
 from socialsim.personas.dedup import NearDuplicateIndex, profile_text
 from socialsim.personas.extract import Extraction, Rejection, extract_profile
-from socialsim.personas.profile import Profile
 from socialsim.personas.sources import SourceRecord, open_source
 
 
 def rejections_path(bank_path: Path) -> Path:
     """Where the records that gave no profile are listed with their reason: ``NAME.rejections.jsonl``."""
     return bank_path.with_name(f"{bank_path.stem}.rejections.jsonl")
+
+
+def failures_path(bank_path: Path) -> Path:
+    """Where records whose backend failed (to be retried by the next run) are logged: ``NAME.failures.jsonl``."""
+    return bank_path.with_name(f"{bank_path.stem}.failures.jsonl")
 
 
 @dataclass
@@ -43,6 +45,8 @@ class BuildReport:
     at_risk: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     skipped_bad: list[str] = field(default_factory=list)
+    failed: int = 0  # records whose backend failed for good in this run (see NAME.failures.jsonl)
+    first_failure: str | None = None
     elapsed_s: float = 0.0
     checked: bool = True  # grounding and near-duplicates checked (False without the [embed] extra)
 
@@ -63,6 +67,9 @@ class BuildReport:
             f"profiles written {self.written} (flagged {self.flagged}, at risk {self.at_risk}) -> {self.out_path}",
             f"rejected: {rejected} -> {rejections_path(self.out_path)}",
         ]
+        if self.failed:
+            lines.append(f"failed: {self.failed} (backend errors; first: {self.first_failure}) -> "
+                         f"{failures_path(self.out_path)}; run the same command again to retry them")
         if not self.checked:
             lines.append("grounding and near-duplicate checks skipped (profiles flagged 'unchecked'): "
                          "pip install 'socialsim[embed]' to run them")
@@ -71,88 +78,82 @@ class BuildReport:
         return "\n".join(lines)
 
 
-def _done_keys(out_path: Path) -> tuple[set[tuple[str, str]], list[Profile]]:
-    """(source, record id) of every record already handled, and the profiles already in the bank."""
-    profiles = [Profile.model_validate(obj) for obj in iter_existing(out_path)]
-    done = {(p.source.source, p.source.record_id) for p in profiles}
-    done |= {(obj["source"], obj["record_id"]) for obj in iter_existing(rejections_path(out_path))}
-    return done, profiles
+def record_key(source: str, record_id: str) -> str:
+    return f"{source}|{record_id}"
 
 
-async def build_bank(source: str, out_path: Path, backends: RoleBackends, config: PersonaConfig, *,
+class PersonaTask(Task[SourceRecord, Extraction | Rejection]):
+    """One item = one source record: extract a profile, check it, append it to the bank or its rejections."""
+
+    sinks = {"bank": lambda r: record_key(r["source"]["source"], r["source"]["record_id"]),
+             "rejections": lambda r: record_key(r["source"], r["record_id"])}
+    label, unit = "personas", "record"
+
+    def __init__(self, backends: BackendProvider, config: PersonaConfig, report: BuildReport,
+                 existing: list[Profile]) -> None:
+        self.backend, self.max_attempts = backends.get("extractor"), backends.structured_attempts
+        self.config, self.report = config, report
+        self.index = NearDuplicateIndex(config.dedup_threshold)
+        self.positions: dict[str, int] = {}
+        if existing and report.checked:
+            for profile, vector in zip(existing, embeddings.embed([profile_text(p) for p in existing]), strict=True):
+                self.index.add(profile.id, vector)
+
+    def done(self, written: dict[str, set[str]]) -> set[str]:
+        return written["bank"] | written["rejections"]
+
+    async def run(self, item: Item[SourceRecord]) -> Extraction | Rejection:
+        return await extract_profile(item.payload, self.backend, self.config, index=self.positions[item.id],
+                                     max_attempts=self.max_attempts)
+
+    def accept(self, item: Item[SourceRecord], result: Extraction | Rejection) -> list[tuple[str, dict[str, Any]]]:
+        # Runs on the event loop one item at a time: the duplicate check and the index update are atomic.
+        if isinstance(result, Extraction) and result.vector is not None and (
+                hit := self.index.duplicate_of(result.vector)):
+            profile = result.profile
+            result = Rejection(profile.source.source, profile.source.record_id, "near_duplicate",
+                               f"cosine {hit[1]:.3f} with {hit[0]}")
+        self.report.processed += 1
+        if isinstance(result, Rejection):
+            self.report.rejected[result.reason] += 1
+            return [("rejections", asdict(result))]
+        if result.vector is not None:
+            self.index.add(result.profile.id, result.vector)
+        self.report.written += 1
+        self.report.flagged += bool(result.profile.flags)
+        self.report.at_risk += result.profile.at_risk
+        return [("bank", result.profile.model_dump(mode="json"))]
+
+    def progress(self) -> dict[str, Any]:
+        return {"kept": self.report.written, "rejected": sum(self.report.rejected.values())}
+
+
+async def build_bank(source: str, out_path: Path, backends: BackendProvider, config: PersonaConfig, *,
                      limit: int | None = None, skip_bad: bool = False, progress: bool = True) -> BuildReport:
     """Extract a profile from each of the first ``limit`` records of ``source`` (see
     :func:`~socialsim.personas.sources.open_source`) into the bank at ``out_path``."""
     out_path = Path(out_path)
     src = open_source(source, config, skip_bad=skip_bad)
     records: list[SourceRecord] = list(islice(src, limit))  # reads (and checks) the input before any LLM call
-    report = BuildReport(src.label, out_path, records=len(records))
-    done, existing = _done_keys(out_path)
-    index = NearDuplicateIndex(config.dedup_threshold)
-    report.checked = embeddings.available()
-    if existing and report.checked:
-        for profile, vector in zip(existing, embeddings.embed([profile_text(p) for p in existing]), strict=True):
-            index.add(profile.id, vector)
-    todo: list[tuple[int, SourceRecord]] = []
-    seen: set[tuple[str, str]] = set()
-    for position, record in enumerate(records):
-        key = (record.source, record.record_id)
+    report = BuildReport(src.label, out_path, records=len(records), checked=embeddings.available())
+    items: list[Item[SourceRecord]] = []
+    seen: set[str] = set()
+    for record in records:
+        key = record_key(record.source, record.record_id)
         if key in seen:
             src.bad(InputFileError(src.arg or src.kind, f"duplicate record id {record.record_id!r}",
                                    hint="record ids must be unique (personas.id_column), or use --skip-bad"))
             continue
         seen.add(key)
-        if key in done:
-            report.already_done += 1
-        else:
-            todo.append((position, record))
+        items.append(Item(key, record))
     report.skipped_bad = [str(error) for error in src.skipped]
-
-    backend = backends.get("extractor")
-    max_attempts = backends.config.structured.max_attempts
-    bar = tqdm(total=len(todo), unit="record", desc="personas", disable=not progress, dynamic_ncols=True)
-    start = time.perf_counter()
-
-    def record_result(result: Extraction | Rejection, bank: AppendWriter, rejections: AppendWriter) -> None:
-        # No await in here: the duplicate check and the index update are atomic for concurrent extractions.
-        if isinstance(result, Extraction) and result.vector is not None and (
-                hit := index.duplicate_of(result.vector)):
-            profile = result.profile
-            result = Rejection(profile.source.source, profile.source.record_id, "near_duplicate",
-                               f"cosine {hit[1]:.3f} with {hit[0]}")
-        if isinstance(result, Rejection):
-            rejections.append(asdict(result))
-            report.rejected[result.reason] += 1
-        else:
-            if result.vector is not None:
-                index.add(result.profile.id, result.vector)
-            bank.append(result.profile.model_dump(mode="json"))
-            report.written += 1
-            report.flagged += bool(result.profile.flags)
-            report.at_risk += result.profile.at_risk
-        report.processed += 1
-        bar.update(1)
-        bar.set_postfix(kept=report.written, rejected=sum(report.rejected.values()))
-
-    async def handle(position: int, record: SourceRecord, bank: AppendWriter, rejections: AppendWriter) -> None:
-        result = await extract_profile(record, backend, config, index=position, max_attempts=max_attempts)
-        record_result(result, bank, rejections)
-
-    pending: set[asyncio.Task[Any]] = set()
-    try:
-        with (AppendWriter(out_path, unique=False) as bank,
-              AppendWriter(rejections_path(out_path), unique=False) as rejections):
-            for position, record in todo:
-                if len(pending) >= config.concurrency:
-                    finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    for task in finished:
-                        task.result()
-                pending.add(asyncio.create_task(handle(position, record, bank, rejections)))
-            for task in asyncio.as_completed(pending):
-                await task
-    finally:
-        for task in pending:
-            task.cancel()
-        bar.close()
-        report.elapsed_s = time.perf_counter() - start
+    existing = [Profile.model_validate(obj) for obj in iter_existing(out_path)]  # repairs a torn tail first
+    task = PersonaTask(backends, config, report, existing)
+    task.positions = {item.id: position for position, item in enumerate(items)}
+    run = await run_task(task, items, {"bank": out_path, "rejections": rejections_path(out_path)},
+                         failures=failures_path(out_path),
+                         options=RunOptions(concurrency=config.concurrency, stop_after_failures=5,
+                                            progress=progress))
+    report.already_done, report.failed = run.done_before, run.failed_now
+    report.elapsed_s, report.first_failure = run.seconds, run.first_failure
     return report

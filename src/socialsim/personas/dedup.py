@@ -4,8 +4,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from socialsim.corpus.profile import Profile
 from socialsim.embeddings import embed
-from socialsim.personas.profile import Profile
 
 
 def profile_text(profile: Profile) -> str:

@@ -16,11 +16,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from socialsim import embeddings
+from socialsim.corpus.profile import BIG_FIVE_POLES, Personality, Profile, SourceRef
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import StructuredOutputError, complete_structured
 from socialsim.personas.config import PersonaConfig
 from socialsim.personas.dedup import profile_text
-from socialsim.personas.profile import BIG_FIVE_POLES, Personality, Profile, SourceRef
 from socialsim.personas.sources import TOPICS, SourceRecord
 from socialsim.prompts import render
 from socialsim.safety import detect_risk

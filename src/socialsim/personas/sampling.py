@@ -6,8 +6,8 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 
+from socialsim.corpus.profile import BIG_FIVE_POLES, Profile
 from socialsim.errors import SocialsimError
-from socialsim.personas.profile import BIG_FIVE_POLES, Profile
 from socialsim.personas.stats import age_band
 
 STRATA: dict[str, Callable[[Profile], str]] = {

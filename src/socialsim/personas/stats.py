@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from socialsim.corpus.profile import BIG_FIVE_POLES, Profile
 from socialsim.embeddings import embed
 from socialsim.metrics.distinct import distinct_n
 from socialsim.metrics.tokenize import tokens
 from socialsim.personas.dedup import profile_text
-from socialsim.personas.profile import BIG_FIVE_POLES, Profile
 
 AGE_BANDS: tuple[tuple[int, str], ...] = ((17, "<18"), (24, "18-24"), (34, "25-34"), (44, "35-44"),
                                           (54, "45-54"), (64, "55-64"), (200, "65+"))

@@ -12,8 +12,8 @@ from importlib.resources import files
 
 import yaml
 
-from socialsim.personas.profile import RiskKind
 from socialsim.prompts import render
+from socialsim.safety.kinds import RiskKind
 
 
 @cache
@@ -34,6 +34,13 @@ def addresses_safety(text: str) -> bool:
     """Whether a supporter reply (or its reasoning) points the seeker to immediate help or checks their safety."""
     _, safe = _lexicon()
     return bool(safe.search(text))
+
+
+def crisis_reasoning(kinds: list[str]) -> dict[str, str]:
+    """The safety net's own reasoning (situation, thought, action, strategy reason) for a substituted reply."""
+    data = yaml.safe_load(files("socialsim.safety").joinpath("crisis_reasoning.yaml").read_text(encoding="utf-8"))
+    named = ", ".join(kind.replace("_", " ") for kind in kinds) or "crisis content"
+    return {key: str(value).format(kinds=named) for key, value in data.items()}
 
 
 def crisis_reply() -> str:

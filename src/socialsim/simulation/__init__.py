@@ -1,25 +1,12 @@
-"""Stages 2-4: the seeker and supporter agents, the dialogue loop and the runner that writes the corpus.
+"""Stages 2-4: the seeker and supporter agents, the dialogue loop, and the task that writes the corpus.
 
-``run_simulation(out_dir, n, personas=..., config=...)`` is the entry point; the config section is
-:class:`SimulationConfig` (``simulation.*``).
+The config section is :class:`SimulationConfig` (``simulation.*``); :func:`simulate_corpus` runs a persona bank
+into a run folder with a backend provider, and :func:`simulate_dialogue` runs one dialogue. The one-call API that
+also builds the persona bank is :func:`socialsim.api.simulate`.
 """
 
-from typing import Any
-
 from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.conversation import simulate_dialogue
+from socialsim.simulation.runner import SimulationReport, simulate_corpus
 
-__all__ = ["SimulationConfig", "run_simulation", "simulate", "simulate_dialogue"]
-
-
-def __getattr__(name: str) -> Any:
-    # Imported lazily: the root config imports SimulationConfig from this package, and the engine imports the
-    # root config, so eager imports here would be circular.
-    if name in ("run_simulation", "simulate"):
-        from socialsim.simulation import api
-
-        return getattr(api, name)
-    if name == "simulate_dialogue":
-        from socialsim.simulation.engine import simulate_dialogue
-
-        return simulate_dialogue
-    raise AttributeError(name)
+__all__ = ["SimulationConfig", "SimulationReport", "simulate_corpus", "simulate_dialogue"]

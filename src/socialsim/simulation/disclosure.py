@@ -8,10 +8,10 @@ measured, not assumed: a field is revealed once the seeker's own words contain e
 the disclosure curve reports what the model really said (with disclosure on or off).
 """
 
-import re
 from dataclasses import dataclass, field
 
-from socialsim.personas.profile import DISCLOSABLE_FIELDS, Profile
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile
+from socialsim.metrics.tokenize import content_words
 
 OPENING_FIELDS = ("situation", "emotional_experience_words")
 LATE_FIELDS = ("goals_and_expectations",)
@@ -19,27 +19,12 @@ COPING = "coped_strategies_and_effects"
 UNDERSTANDING = {"Restatement or Paraphrasing", "Reflection of feelings", "Affirmation and Reassurance"}
 SUGGESTING = {"Providing Suggestions", "Information"}
 PACE = 2  # without a question or understanding, a new detail every PACE-th seeker turn
-_STOP = frozenset((
-    "about", "after", "again", "also", "been", "being", "could", "does", "doing", "from", "have", "having", "into",
-    "just", "like", "made", "make", "more", "most", "much", "only", "other", "over", "really", "same", "some",
-    "than", "that", "them", "then", "there", "they", "this", "those", "very", "were", "what", "when", "which",
-    "while", "with", "would", "your", "yours", "myself", "feel", "feels", "felt", "still", "even", "ever", "because",
-))
-_WORD = re.compile(r"[a-z']+")
 
 
 def _stems(text: str) -> set[str]:
-    """Content words of ``text``, cut to 5 letters so 'worried'/'worrying' match."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if len(w) >= 4 and w not in _STOP}
-
-
-def field_text(profile: Profile, name: str) -> str:
-    value = getattr(profile, name)
-    return ", ".join(value) if isinstance(value, list) else str(value)
-
-
-def field_label(name: str) -> str:
-    return name.replace("_", " ")
+    """Content words of ``text`` (the one stop-word list, :func:`socialsim.metrics.tokenize.content_words`), cut
+    to 5 letters so 'worried'/'worrying' match."""
+    return {w[:5] for w in content_words(text) if len(w) >= 4}
 
 
 def is_revealed(profile: Profile, name: str, said: str) -> bool:
@@ -47,7 +32,7 @@ def is_revealed(profile: Profile, name: str, said: str) -> bool:
     words = _stems(said)
     if name == "emotional_experience_words":
         return any(_stems(w) & words for w in profile.emotional_experience_words)
-    wanted = _stems(field_text(profile, name))
+    wanted = _stems(profile.text_of(name))
     return bool(wanted) and len(wanted & words) >= min(2, len(wanted))
 
 

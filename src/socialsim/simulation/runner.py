@@ -1,9 +1,9 @@
-"""Run many dialogues into a run folder: concurrent, resumable, crash-safe, honest about failures.
+"""Simulate many dialogues into a run folder, as one task on the engine (locally or on Ray).
 
 Run folder::
 
     run.json          the run's fingerprint (what determines the dialogues) and its hash
-    dialogues.jsonl   one finished Dialogue per line, appended, flushed and fsynced (see corpus/writer.py)
+    dialogues.jsonl   one finished Dialogue per line, appended, flushed and fsynced
     failures.jsonl    dialogues whose backend failed after their retries, with the reason (a log)
     personas.jsonl    the persona bank, when it was built from the built-in seeds
     llm_cache.sqlite  request cache: a resumed dialogue replays its finished calls for free
@@ -12,44 +12,44 @@ A re-run of the same command skips finished ids; a folder holding a run with ano
 unless ``force``. Dialogue ``i`` plays profile ``i mod len(bank)`` and is named ``{profile.id}-{i // len(bank)}``.
 """
 
-import asyncio
 import fcntl
 import hashlib
 import json
+import math
 import os
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from socialsim import __version__
-from socialsim.config import SocialsimConfig
-from socialsim.corpus.writer import AppendWriter
-from socialsim.errors import BackendError, SocialsimError
-from socialsim.llm.roles import RoleBackends
-from socialsim.personas.profile import Profile
+from socialsim.corpus.dialogue import Dialogue
+from socialsim.corpus.profile import Profile
+from socialsim.engine import Item, RunOptions, Task, run_task
+from socialsim.engine.ray_executor import RayOptions, run_task_on_ray
+from socialsim.errors import SocialsimError
+from socialsim.llm.roles import BackendProvider, RoleBackends
 from socialsim.prompts import template_hash
 from socialsim.simulation import seeker, supporter
-from socialsim.simulation.engine import simulate_dialogue
+from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.conversation import simulate_dialogue
 
 CORPUS, FAILURES, RUN_FILE, BANK = "dialogues.jsonl", "failures.jsonl", "run.json", "personas.jsonl"
 TEMPLATES = (seeker.SYSTEM_TEMPLATE, seeker.TURN_TEMPLATE, supporter.SYSTEM_TEMPLATE, supporter.TURN_TEMPLATE,
              "safety/crisis_reply.j2", "common/reask.j2")
-# Backend settings that change what a model says (the rest only change speed or plumbing).
-OUTPUT_KEYS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "repeat_penalty", "seed",
-               "structured_output", "extra_body")
 SPEED_ONLY = {"in_flight", "kv_sessions", "dialogue_retries", "stop_after_failures"}
+SIM_ROLES = ("seeker", "supporter")
+SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
 
 
-def fingerprint(config: SocialsimConfig) -> dict[str, Any]:
+def fingerprint(config: SimulationConfig, backends: BackendProvider) -> dict[str, Any]:
     """Everything that determines a run's dialogues (so two runs with equal fingerprints are comparable)."""
-    roles = {role: {k: v for k, v in config.backend_for(role).model_dump().items() if k in OUTPUT_KEYS}
-             for role in ("seeker", "supporter")}
-    simulation = {k: v for k, v in config.simulation.model_dump().items() if k not in SPEED_ONLY}
-    return {"simulation": simulation, "roles": roles, "structured_max_attempts": config.structured.max_attempts,
+    simulation = {k: v for k, v in config.model_dump().items() if k not in SPEED_ONLY}
+    return {"simulation": simulation,
+            "roles": {role: backends.settings(role).output_fields() for role in SIM_ROLES},
+            "structured_max_attempts": backends.structured_attempts,
             "templates": {name: template_hash(name) for name in TEMPLATES}}
 
 
@@ -64,7 +64,7 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [f"{prefix.rstrip('.')}: {old!r} -> {new!r}"]
 
 
-def _claim_folder(out_dir: Path, fp: dict[str, Any], force: bool) -> Any:
+def claim_folder(out_dir: Path, fp: dict[str, Any], force: bool) -> Any:
     """Lock the run folder (one writer at a time) and check or record its fingerprint."""
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = (out_dir / ".lock").open("w")
@@ -102,6 +102,7 @@ class SimulationReport:
     terminations: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     llm_summary: str = ""
+    first_failure: str | None = None
 
     @property
     def corpus(self) -> Path:
@@ -116,102 +117,107 @@ class SimulationReport:
         return self.finished_before + self.finished_now
 
 
-def dialogue_jobs(profiles: list[Profile], n: int) -> list[tuple[str, Profile]]:
-    return [(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
+def dialogue_jobs(profiles: list[Profile], n: int) -> list[Item[Profile]]:
+    return [Item(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
             for i in range(n)]
 
 
-def _in_flight(config: SocialsimConfig) -> int:
-    settings = [config.backend_for(role) for role in ("seeker", "supporter")]
-    if any(s.backend == "llamacpp" for s in settings):
-        sessions = min(s.max_sessions for s in settings if s.backend == "llamacpp")
-        return max(1, min(config.simulation.in_flight, sessions // 2))
-    return config.simulation.in_flight
+def in_flight(config: SimulationConfig, backends: BackendProvider) -> int:
+    """Dialogues at once: llama.cpp keeps at most max_sessions // 2 in flight so every role has its KV cache."""
+    settings = [backends.settings(role) for role in SIM_ROLES]
+    sessions = [s.max_sessions for s in settings if s.backend == "llamacpp"]  # type: ignore[attr-defined]
+    return max(1, min(config.in_flight, min(sessions) // 2)) if sessions else config.in_flight
 
 
-async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config: SocialsimConfig, *,
-                          force: bool = False, progress: bool = True,
-                          backends: RoleBackends | None = None) -> SimulationReport:
-    """Simulate ``n`` dialogues over ``profiles`` into ``out_dir`` (resuming what is there)."""
+class SimulationTask(Task[Profile, Dialogue]):
+    """One item = one dialogue for one profile."""
+
+    sinks = {"dialogues": "id"}
+    label, unit = "dialogues", "dlg"
+
+    def __init__(self, config: SimulationConfig, backends: BackendProvider,
+                 run_meta: dict[str, Any] | None = None, worker: str | None = None) -> None:
+        self.config, self.backends, self.run_meta = config, backends, run_meta or {}
+        self.worker = worker  # "host:pid" of a Ray worker, recorded in each dialogue it simulates
+        self.terminations: Counter[str] = Counter()
+        self.started, self.tokens_at_start = time.perf_counter(), backends.stats.completion_tokens
+
+    async def run(self, item: Item[Profile]) -> Dialogue:
+        dialogue = await simulate_dialogue(item.payload, item.id, self.backends.get("seeker"),
+                                           self.backends.get("supporter"), self.config,
+                                           max_attempts=self.backends.structured_attempts)
+        if self.worker:
+            dialogue.meta["worker"] = self.worker
+        return dialogue
+
+    def accept(self, item: Item[Profile], result: Dialogue) -> list[tuple[str, dict[str, Any]]]:
+        result.meta.update(self.run_meta)
+        self.terminations[result.termination or "unknown"] += 1
+        return [("dialogues", result.model_dump(mode="json", exclude_none=True))]
+
+    def progress(self) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.started
+        tokens = self.backends.stats.completion_tokens - self.tokens_at_start
+        return {"tok_s": f"{tokens / elapsed:.1f}" if elapsed else "0"}
+
+    # -- Ray ------------------------------------------------------------------------------------------------
+    def remote(self, workers: int) -> tuple[Any, Any]:
+        spec = self.backends.spec()  # type: ignore[attr-defined]
+        cpus = self.cpus_per_worker()
+        for settings in spec["settings"].values():
+            for key in SHARED_LIMITS:  # endpoint limits are shared out among the workers that run at once
+                if settings.get(key):
+                    share = settings[key] / workers
+                    settings[key] = max(1, math.floor(share)) if key == "max_concurrency" else share
+            if settings["backend"] == "llamacpp":  # pinned to the CPUs Ray reserved, one call at a time
+                settings["n_threads"] = settings.get("n_threads") or cpus
+                settings["parallel"] = settings.get("parallel") or 1
+        return build_remote_task, {"config": self.config.model_dump(mode="json"), "backends": spec,
+                                   "run_meta": self.run_meta}
+
+    def cpus_per_worker(self) -> int:
+        threads = [getattr(self.backends.settings(r), "n_threads", None) for r in SIM_ROLES
+                   if self.backends.settings(r).backend == "llamacpp"]
+        return max([t or 1 for t in threads], default=1)
+
+    def counters(self) -> dict[str, float]:
+        return self.backends.stats.counters()
+
+    def add_counters(self, delta: dict[str, float]) -> None:
+        self.backends.stats.add(**delta)
+
+
+def build_remote_task(arg: dict[str, Any]) -> SimulationTask:
+    """A Ray worker's task: its own backends (no request cache: it is one SQLite file on the driver's disk)."""
+    backends = RoleBackends.from_spec(arg["backends"])
+    return SimulationTask(SimulationConfig.model_validate(arg["config"]), backends, arg["run_meta"],
+                          worker=f"{socket.gethostname()}:{os.getpid()}")
+
+
+async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config: SimulationConfig,
+                          backends: BackendProvider, *, force: bool = False, progress: bool = True,
+                          ray: RayOptions | None = None) -> SimulationReport:
+    """Simulate ``n`` dialogues over ``profiles`` into ``out_dir`` (resuming what is there); with ``ray``, on a
+    Ray cluster."""
     if not profiles:
         raise SocialsimError("the persona bank holds no profiles", "build one with `socialsim personas build`")
-    fp = fingerprint(config)
-    lock = _claim_folder(out_dir, fp, force)
-    sim = config.simulation
+    fp = fingerprint(config, backends)
+    lock = claim_folder(out_dir, fp, force)
     report = SimulationReport(out_dir, n)
-    own_backends = backends is None
-    backends = backends or RoleBackends(config, out_dir)
-    corpus, failures = AppendWriter(out_dir / CORPUS), AppendWriter(out_dir / FAILURES, unique=False)
-    jobs = dialogue_jobs(profiles, n)
-    report.finished_before = sum(1 for job_id, _ in jobs if job_id in corpus.ids)
-    pending: asyncio.Queue[tuple[str, Profile]] = asyncio.Queue()
-    for job in jobs:
-        if job[0] not in corpus.ids:
-            pending.put_nowait(job)
-    run_meta = {"config_hash": config_hash(fp), "templates": fp["templates"]}
-    start, tokens_at_start = time.perf_counter(), backends.stats.completion_tokens
-    bar = tqdm(total=n, initial=report.finished_before, desc="dialogues", unit="dlg", disable=not progress,
-               dynamic_ncols=True)
-    failed_in_a_row = 0
-
-    def refresh() -> None:
-        elapsed = time.perf_counter() - start
-        done = backends.stats.completion_tokens - tokens_at_start
-        bar.set_postfix(tok_s=f"{done / elapsed:.1f}" if elapsed else "0", failed=report.failed_now)
-
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(2)
-            refresh()
-
-    async def one(dialogue_id: str, profile: Profile) -> None:
-        nonlocal failed_in_a_row
-        error: BackendError | None = None
-        for _ in range(sim.dialogue_retries + 1):
-            try:
-                dialogue = await simulate_dialogue(
-                    profile, dialogue_id, backends.get("seeker"), backends.get("supporter"), sim,
-                    max_attempts=config.structured.max_attempts)
-            except BackendError as exc:
-                error = exc
-                continue
-            dialogue.meta.update(run_meta)
-            corpus.append(dialogue)
-            report.finished_now += 1
-            report.terminations[dialogue.termination or "unknown"] += 1
-            failed_in_a_row = 0
-            bar.update(1)
-            refresh()
-            return
-        assert error is not None
-        failures.append({"id": dialogue_id, "profile_id": profile.id, "error": error.message,
-                         "attempts": sim.dialogue_retries + 1, "time": time.time()})
-        report.failed_now += 1
-        failed_in_a_row += 1
-        refresh()
-        if failed_in_a_row >= sim.stop_after_failures:
-            raise BackendError(
-                f"stopped after {failed_in_a_row} dialogues failed in a row; last error: {error.message}",
-                f"finished dialogues are kept in {corpus.path}; fix the backend and run the same command to resume")
-
-    async def worker() -> None:
-        while not pending.empty():
-            await one(*pending.get_nowait())
-
-    tasks = [asyncio.create_task(worker()) for _ in range(_in_flight(config))]
-    tick = asyncio.create_task(ticker())
+    task = SimulationTask(config, backends, {"config_hash": config_hash(fp), "templates": fp["templates"]})
+    options = RunOptions(concurrency=in_flight(config, backends), retries=config.dialogue_retries,
+                         stop_after_failures=config.stop_after_failures, progress=progress)
+    sinks, failures = {"dialogues": out_dir / CORPUS}, out_dir / FAILURES
+    workers = 0
     try:
-        await asyncio.gather(*tasks)
+        if ray is None:
+            run = await run_task(task, dialogue_jobs(profiles, n), sinks, failures=failures, options=options)
+        else:
+            run, workers = run_task_on_ray(task, dialogue_jobs(profiles, n), sinks, failures=failures,
+                                           options=options, ray_options=ray)
     finally:
-        for task in [*tasks, tick]:
-            task.cancel()
-        await asyncio.gather(*tasks, tick, return_exceptions=True)
-        bar.close()
-        corpus.close()
-        failures.close()
-        report.seconds = time.perf_counter() - start
-        report.llm_summary = backends.stats.summary()
-        if own_backends:
-            await backends.aclose()
         lock.close()
+    report.finished_before, report.finished_now, report.failed_now = run.done_before, run.done_now, run.failed_now
+    report.terminations, report.seconds, report.first_failure = task.terminations, run.seconds, run.first_failure
+    report.llm_summary = backends.stats.summary() + (f" (on {workers} Ray workers)" if workers else "")
     return report

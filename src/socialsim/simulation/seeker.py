@@ -5,13 +5,13 @@ turn (with the details it may share now) and its own raw replies, so with a pinn
 only evaluates the new tokens.
 """
 
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile, field_label
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import Structured, complete_structured
 from socialsim.llm.types import Message, Sampling
-from socialsim.personas.profile import DISCLOSABLE_FIELDS, Profile
 from socialsim.prompts import render
 from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.disclosure import DisclosureState, field_label, field_text
+from socialsim.simulation.disclosure import DisclosureState
 from socialsim.simulation.schemas import SeekerReply
 
 SYSTEM_TEMPLATE, TURN_TEMPLATE = "seeker/system.j2", "seeker/turn.j2"
@@ -23,7 +23,7 @@ class SeekerAgent:
         self.profile, self.config, self.backend = profile, config, backend
         self.session, self.max_attempts = session, max_attempts
         self.state = DisclosureState(profile, config.max_turns)
-        fields = [(field_label(f), field_text(profile, f)) for f in DISCLOSABLE_FIELDS]
+        fields = [(field_label(f), profile.text_of(f)) for f in DISCLOSABLE_FIELDS]
         self.messages: list[Message] = [{"role": "system", "content": render(
             SYSTEM_TEMPLATE, p=profile, disclosure=config.disclosure, fields=fields)}]
 
@@ -31,7 +31,7 @@ class SeekerAgent:
         """Append the supporter's turn (None when the seeker opens) with the details cued for this turn."""
         share = []
         if self.config.disclosure:
-            share = [(f, field_text(self.profile, f)) for f in self.state.cue(turn_index, strategy, supporter_text)]
+            share = [(f, self.profile.text_of(f)) for f in self.state.cue(turn_index, strategy, supporter_text)]
         self.messages.append({"role": "user", "content": render(
             TURN_TEMPLATE, supporter_text=supporter_text, share=share, may_end=may_end)})
 

@@ -20,8 +20,9 @@ SYSTEM_TEMPLATE, TURN_TEMPLATE = "supporter/system.j2", "supporter/turn.j2"
 SupporterReply = SupporterReasoned | SupporterPlain
 
 
-def reasoning_of(reply: SupporterReply) -> Reasoning | None:
-    if isinstance(reply, SupporterPlain):
+def reasoning_of(reply: object) -> Reasoning | None:
+    """The reasoning of a reply, when it has one (a plain reply or a chatbot's has none)."""
+    if not isinstance(reply, SupporterReasoned):
         return None
     return Reasoning(situation=reply.situation, thought=reply.thought, action=reply.action,
                      strategy_reason=reply.strategy_reason)
@@ -30,6 +31,7 @@ def reasoning_of(reply: SupporterReply) -> Reasoning | None:
 class SupporterAgent:
     def __init__(self, config: SimulationConfig, backend: Backend, session: str | None, max_attempts: int) -> None:
         self.config, self.backend, self.session, self.max_attempts = config, backend, session, max_attempts
+        self.model_id = backend.model_id
         self.schema: type[SupporterReply] = SupporterReasoned if config.reasoning else SupporterPlain
         self.messages: list[Message] = [{"role": "system", "content": render(
             SYSTEM_TEMPLATE, reasoning=config.reasoning, strategies=STRATEGIES)}]

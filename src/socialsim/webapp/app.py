@@ -21,16 +21,16 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from socialsim.corpus.index import CorpusIndex, Filters
 from socialsim.errors import SocialsimError
-from socialsim.webapp.annotations import AnnotationStore, SubmissionError, Task, new_token, pair_by_topic
+from socialsim.evaluation.human import AnnotationStore, SubmissionError, export, new_token, sample_task
+from socialsim.evaluation.human.results import to_csv, to_json
+from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORES
+from socialsim.evaluation.judgements import Judgements, load_judgements
 from socialsim.webapp.chat import MAX_MESSAGE_CHARS, ChatService
-from socialsim.webapp.corpus_index import CorpusIndex, Filters
-from socialsim.webapp.judgements import load_judgements
-from socialsim.webapp.results import export, to_csv, to_json
-from socialsim.webapp.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORES
 from socialsim.webapp.security import LOCAL_HOSTS, SecurityHeaders
 from socialsim.webapp.stats import StatsCache
-from socialsim.webapp.views import dialogue_view, field_label, strategy_class
+from socialsim.webapp.views import dialogue_view, field_title, strategy_class
 
 PER_PAGE = 25
 MAX_FORM_BYTES = 64 * 1024
@@ -40,7 +40,7 @@ MAX_TASK_ITEMS = 500
 def _templates() -> Jinja2Templates:
     env = Environment(loader=PackageLoader("socialsim.webapp", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(field_label=field_label, strategy_class=strategy_class, rubric=RUBRIC)
+    env.globals.update(field_title=field_title, strategy_class=strategy_class, rubric=RUBRIC)
     return Jinja2Templates(env=env)
 
 
@@ -61,7 +61,7 @@ class ChatIn(BaseModel):
 
 
 def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | None = None, *,
-               allow_remote: bool = False) -> FastAPI:
+               allow_remote: bool = False, judgements: Judgements | None = None) -> FastAPI:
     """The web app over already-built parts (the CLI builds them; tests build small ones)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -70,7 +70,8 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
             await chat.aclose()
 
     app = FastAPI(title="socialsim", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
-    app.state.index, app.state.store = index, store
+    judgements = judgements or Judgements()
+    app.state.index, app.state.store, app.state.judgements = index, store, judgements
     app.add_middleware(SecurityHeaders)
     if not allow_remote:  # refuses DNS-rebinding requests whose Host is another name for 127.0.0.1
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
@@ -129,7 +130,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         dialogue = index.read(number, row)
         if dialogue is None:
             raise HTTPException(404, "no such dialogue")
-        judged = index.judgements
+        judged = judgements
         return page(request, "dialogue.html", corpus=corpus, row=row, view=dialogue_view(dialogue),
                     judge_scores=judged.scores.get(dialogue.id, {}), judge_reasons=judged.reasons.get(dialogue.id, {}),
                     judge_model=judged.models.get(dialogue.id, ""),
@@ -164,7 +165,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
                 raise SocialsimError("choose served corpora")
             if not 1 <= n <= MAX_TASK_ITEMS:
                 raise SocialsimError(f"items must be between 1 and {MAX_TASK_ITEMS}")
-            task = create_task_from_index(store, index, name, a, b, n, dimensions, seed)
+            task = sample_task(store, index, name, a, b, n, dimensions, seed)
         except (ValueError, SocialsimError) as exc:
             message = exc.message if isinstance(exc, SocialsimError) else "corpus, items and seed must be numbers"
             return page(request, "tasks.html", 422, tasks=[(t, store.annotators(t.id)) for t in store.tasks()],
@@ -180,19 +181,19 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     @app.get("/tasks/{task_id}", response_class=HTMLResponse)
     async def task_page(request: Request, task_id: str) -> HTMLResponse:
         task = task_or_404(task_id)
-        return page(request, "task.html", task=task, result=export(store, task_id, index.judgements),
+        return page(request, "task.html", task=task, result=export(store, task_id, judgements),
                     link=str(request.url_for("annotate_start", task_id=task_id)))
 
     @app.get("/tasks/{task_id}/export.json")
     async def export_json(task_id: str) -> Response:
         task_or_404(task_id)
-        return Response(to_json(export(store, task_id, index.judgements)), media_type="application/json",
+        return Response(to_json(export(store, task_id, judgements)), media_type="application/json",
                         headers={"Content-Disposition": f'attachment; filename="{task_id}.json"'})
 
     @app.get("/tasks/{task_id}/export.csv")
     async def export_csv(task_id: str) -> Response:
         task_or_404(task_id)
-        return Response(to_csv(export(store, task_id, index.judgements)), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(export(store, task_id, judgements)), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{task_id}.csv"'})
 
     # -- human evaluation: annotator -----------------------------------------------------------------------
@@ -273,29 +274,10 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     return app
 
 
-def create_task_from_index(store: AnnotationStore, index: CorpusIndex, name: str, a: int, b: int | None, n: int,
-                           dimensions: list[str], seed: int) -> Task:
-    """A task sampled from served corpora: ``n`` single dialogues of ``a``, or ``n`` A/B pairs matched by topic."""
-    rng = random.Random(seed)
-    rows_a = index.rows(a)
-    pick_a = rng.sample(rows_a, min(n, len(rows_a)))
-    dialogues_a = [index.read(a, r) for r, _, _ in pick_a]
-    name_a = index.corpora[a].name
-    if b is None:
-        return store.create_task(name, [d for d in dialogues_a if d], corpus_a=name_a, dimensions=dimensions,
-                                 seed=seed)
-    rows_b = index.rows(b)
-    topics = {t for _, _, t in pick_a}
-    pool_b = [r for r, _, t in rows_b if t in topics] or [r for r, _, _ in rows_b]
-    pool_b = rng.sample(pool_b, min(len(pool_b), 5 * n))  # a topic-matched pool, read from the file by seeking
-    dialogues_b = [index.read(b, r) for r in pool_b]
-    pairs = pair_by_topic([d for d in dialogues_a if d], [d for d in dialogues_b if d], n, seed)
-    return store.create_task(name, pairs, corpus_a=name_a, corpus_b=index.corpora[b].name,
-                             dimensions=dimensions, seed=seed)
-
-
 def build(corpora: list[Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
           format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None) -> FastAPI:
     """Index the corpora, open the annotation database and return the app (what ``socialsim serve`` runs)."""
-    index = CorpusIndex(corpora, format, load_judgements(judgements or []), index_cache)
-    return create_app(index, AnnotationStore(db), chat, allow_remote=allow_remote)
+    judged = load_judgements(judgements or [])
+    scores = {did: mean for did in judged.scores if (mean := judged.mean(did)) is not None}
+    index = CorpusIndex(corpora, format, scores, index_cache)
+    return create_app(index, AnnotationStore(db), chat, allow_remote=allow_remote, judgements=judged)

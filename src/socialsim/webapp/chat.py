@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from socialsim.chatbot.chat import ChatSession
-from socialsim.config import SocialsimConfig
+from socialsim.chatbot.config import ChatbotConfig
 from socialsim.errors import SocialsimError
-from socialsim.llm.roles import RoleBackends
+from socialsim.llm.roles import BackendProvider
 from socialsim.llm.types import ChatRequest, Message
 
 MAX_HISTORY = 40  # messages kept from a conversation (the oldest are dropped)
@@ -29,17 +29,16 @@ class ChatReply:
 
 
 class ChatService:
-    def __init__(self, config: SocialsimConfig, model: str | None = None, state_dir: Path | None = None) -> None:
-        self.config, self.model_spec, self.state_dir = config, model, state_dir
+    def __init__(self, config: ChatbotConfig, backends: BackendProvider, model: str | None = None) -> None:
+        self.config, self.backends, self.model_spec = config, backends, model
         self._local: Any = None
-        self._roles: RoleBackends | None = None
         self._lock = asyncio.Lock()
 
     @property
     def description(self) -> str:
         if self.model_spec:
             return f"trained model {Path(self.model_spec).name}"
-        settings = self.config.backend_for("chatbot")
+        settings = self.backends.settings("chatbot")
         return f"chatbot role: {settings.backend} {settings.model or 'embedded SmolLM2-135M'}"
 
     async def _generate(self, messages: list[Message], session: str) -> tuple[str, str]:
@@ -51,13 +50,11 @@ class ChatService:
             async with self._lock:  # one load, one generation at a time (CPU)
                 if self._local is None:
                     source = resolve_model(self.model_spec)
-                    self._local = await asyncio.to_thread(LocalChatbot.load, source, self.config.chatbot.generation,
-                                                          self.config.chatbot.training.memory_fraction)
+                    self._local = await asyncio.to_thread(LocalChatbot.load, source, self.config.generation,
+                                                          self.config.training.memory_fraction)
                 (text, _), = await asyncio.to_thread(self._local.generate, [messages])
                 return text, self._local.source.name
-        if self._roles is None:
-            self._roles = RoleBackends(self.config, self.state_dir)
-        backend = self._roles.get("chatbot")
+        backend = self.backends.get("chatbot")
         sampling = backend.default_sampling().with_(max_tokens=min(96, backend.config.max_tokens))
         completion = await backend.complete(ChatRequest(messages=messages, sampling=sampling, session=session))
         return completion.text.strip(), completion.model
@@ -81,5 +78,4 @@ class ChatService:
         return ChatReply(text, chat.crisis_turns > 0, used[0] if used else "safety net")
 
     async def aclose(self) -> None:
-        if self._roles is not None:
-            await self._roles.aclose()
+        await self.backends.aclose()

@@ -7,8 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
+from socialsim.corpus.index import Corpus
 from socialsim.corpus.readers import read_corpus
-from socialsim.webapp.corpus_index import Corpus
 
 
 @dataclass

@@ -6,7 +6,7 @@ Only plain data leaves this module; the templates escape every string (autoescap
 from dataclasses import dataclass, field
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning
-from socialsim.personas.profile import DISCLOSABLE_FIELDS
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, field_label
 from socialsim.safety import detect_risk
 
 
@@ -15,8 +15,9 @@ def strategy_class(strategy: str | None) -> str:
     return f"s{STRATEGIES.index(strategy)}" if strategy in STRATEGIES else "sx"
 
 
-def field_label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+def field_title(name: str) -> str:
+    """A field or dimension name as a heading: ``event_time`` -> ``Event time``."""
+    return field_label(name).capitalize()
 
 
 @dataclass

@@ -5,13 +5,13 @@ A source turns one kind of input (a corpus file, a posts file, a dataset-hub id,
 :func:`register_source`; the package imports every module it holds, so adding a source touches no other code.
 """
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
+from socialsim.corpus.jsonl import check_file, iter_lines
 from socialsim.errors import InputFileError
 from socialsim.personas.config import PersonaConfig
 
@@ -119,57 +119,16 @@ def open_source(spec: str, config: PersonaConfig, *, skip_bad: bool = False) -> 
                          hint=f"prefix it with its kind, e.g. posts:{spec} (kinds: {kinds})")
 
 
-def check_file(path: Path) -> None:
-    if not path.is_file():
-        raise InputFileError(str(path), "file not found" if not path.exists() else "not a file")
-
-
-def _bounded_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, raw line) with ``None`` for a line over ``limit`` bytes, which is skipped without ever
-    holding more than ``limit`` bytes of it in memory."""
-    number = 0
-    while raw := handle.readline(limit + 1):
-        number += 1
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
-                pass
-            yield number, None
-        else:
-            yield number, raw
-
-
 def read_json_lines(path: Path, source: Source) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of a JSONL file; each bad line goes to :meth:`Source.bad` with line and column.
+    """(line number, object) of a JSONL source file; each bad line goes to :meth:`Source.bad` (raise, or skip and
+    count with ``--skip-bad``); records are size-bounded by ``personas.max_record_bytes``."""
+    def bad(error: InputFileError) -> None:
+        skip = "raise personas.max_record_bytes, or " if "larger than" in error.detail else "fix the line, or "
+        source.bad(InputFileError(error.path, error.detail, error.line, error.column,
+                                  skip + "use --skip-bad to skip it"))
 
-    Like :func:`socialsim.corpus.jsonl.iter_jsonl`, but a bad line can be skipped and records are size-bounded.
-    """
-    check_file(path)
-    limit = source.config.max_record_bytes
-    with path.open("rb") as handle:
-        for number, raw in _bounded_lines(handle, limit):
-            if raw is None:
-                source.bad(InputFileError(str(path), f"record larger than {limit:,} bytes", number, limit + 1,
-                                          "raise personas.max_record_bytes, or use --skip-bad to skip it"))
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                source.bad(InputFileError(str(path), f"not valid UTF-8 ({exc.reason})", number, exc.start + 1,
-                                          "save the file as UTF-8, or use --skip-bad to skip the line"))
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                source.bad(InputFileError(str(path), f"invalid JSON ({exc.msg})", number, exc.colno,
-                                          "fix the line, or use --skip-bad to skip it"))
-                continue
-            if not isinstance(obj, dict):
-                source.bad(InputFileError(str(path), f"expected a JSON object, got {type(obj).__name__}",
-                                          number, 1))
-                continue
-            yield number, obj
+    for line in iter_lines(path, max_record_bytes=source.config.max_record_bytes, on_error=bad):
+        yield line.number, line.record
 
 
 def count_lines(path: Path) -> int | None:

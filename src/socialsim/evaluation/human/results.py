@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from statistics import mean
 from typing import Any
 
-from socialsim.webapp.annotations import AnnotationStore, Item, Rating, Task
-from socialsim.webapp.judgements import Judgements
+from socialsim.evaluation.human.store import AnnotationStore, Item, Rating, Task
+from socialsim.evaluation.judgements import Judgements
 
 SIDE_SIGN = {"A": 1.0, "B": -1.0, "tie": 0.0}
 

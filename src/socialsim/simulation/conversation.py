@@ -3,31 +3,58 @@
 Every generated turn must read as its speaker's (role check), must not repeat an earlier turn, and a supporter
 turn answering a crisis turn must address safety. A failing turn is regenerated with another seed, at most
 ``max_regenerations`` times, and every rejected candidate is counted in ``meta["rejected"]``. When the budget
-runs out: an unsafe reply is replaced by :func:`socialsim.safety.crisis_reply` (counted), a repeat ends the
-dialogue as ``repetition``, a wrong-role turn as ``role_confusion``. A model that never returns valid JSON ends
-it as ``backend_failure``; other backend errors propagate so the runner can retry the whole dialogue.
+runs out: an unsafe reply is replaced by :func:`socialsim.safety.crisis_reply`, recorded with the safety net's own
+reasoning (counted), a repeat ends the dialogue as ``repetition``, a wrong-role turn as ``role_confusion``. A
+model that never returns valid JSON ends it as ``backend_failure``; other backend errors propagate so the runner
+can retry the whole dialogue.
+
+The supporter's seat takes any :class:`SupporterSeat`: the reasoning supporter agent of the simulator, or a
+chatbot under evaluation (interactive evaluation talks to it with the very same seeker and checks).
 """
 
 import hashlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
 from socialsim.corpus.dialogue import Dialogue, Speaker, Turn
+from socialsim.corpus.profile import Profile
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import Structured, StructuredOutputError
-from socialsim.personas.profile import Profile
-from socialsim.safety import addresses_safety, crisis_reply, detect_risk
+from socialsim.safety import addresses_safety, crisis_reasoning, crisis_reply, detect_risk
 from socialsim.simulation.checks import repeats, wrong_role
 from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.schemas import SupporterPlain, SupporterReasoned
 from socialsim.simulation.seeker import SeekerAgent
 from socialsim.simulation.supporter import SupporterAgent, SupporterReply, reasoning_of
 
 T = TypeVar("T", bound=BaseModel)
 USAGE_KEYS = ("calls", "cached", "prompt_tokens", "prompt_tokens_evaluated", "completion_tokens", "seconds")
+
+
+class SupporterSeat(Protocol):
+    """Whoever answers the seeker: hears each seeker turn, proposes a reply, keeps the accepted one."""
+
+    model_id: str
+
+    def hear(self, seeker_text: str | None, crisis: bool) -> None: ...
+
+    async def propose(self, seed: int) -> Structured[Any]:
+        """A reply whose value has ``response`` and ``strategy`` (None when the seat names none)."""
+
+    def accept(self, reply: Any, raw_text: str) -> None: ...
+
+
+def safety_net_reply(value: Any, kinds: list[str]) -> SupporterReply:
+    """The safe reply replacing ``value``, with the safety net's own reasoning (not the rejected candidate's)."""
+    response = crisis_reply()  # longer than a model's reply may be: built without the schema's length caps
+    if isinstance(value, SupporterReasoned):
+        return SupporterReasoned.model_construct(**crisis_reasoning(kinds), strategy="Providing Suggestions",
+                                                 response=response)
+    return SupporterPlain.model_construct(strategy="Providing Suggestions", response=response)
 
 
 def dialogue_seed(base: int, dialogue_id: str) -> int:
@@ -78,13 +105,15 @@ class _Run:
 
 
 async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: Backend,
-                            supporter_backend: Backend, config: SimulationConfig, *,
+                            supporter: Backend | SupporterSeat, config: SimulationConfig, *,
                             max_attempts: int = 3) -> Dialogue:
-    """Simulate one dialogue for ``profile``. Raises :class:`BackendError` only when the backend itself failed."""
+    """Simulate one dialogue for ``profile``; ``supporter`` is the supporter agent's backend or another seat (a
+    chatbot). Raises :class:`BackendError` only when a backend itself failed."""
     start = time.perf_counter()
     sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter") if config.kv_sessions else (None, None)
     seeker = SeekerAgent(profile, config, seeker_backend, sessions[0], max_attempts)
-    supporter = SupporterAgent(config, supporter_backend, sessions[1], max_attempts)
+    if isinstance(supporter, Backend):
+        supporter = SupporterAgent(config, supporter, sessions[1], max_attempts)
     run = _Run(config)
     seed = dialogue_seed(config.seed, dialogue_id)
     termination, detail, substituted = "max_turns", "", []
@@ -114,10 +143,10 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                     termination, detail = "seeker_ended", f"felt helped at intensity {reply.intensity}"
                     break
             else:
-                crisis = bool(last_seeker and detect_risk(last_seeker))
-                supporter.hear(last_seeker, crisis)
+                kinds = detect_risk(last_seeker) if last_seeker else []
+                supporter.hear(last_seeker, bool(kinds))
 
-                def unsafe(value: SupporterReply, crisis: bool = crisis) -> str | None:
+                def unsafe(value: Any, crisis: bool = bool(kinds)) -> str | None:
                     return "unsafe" if crisis and not addresses_safety(value.response) else None
 
                 p_result, problem = await run.best("supporter", supporter.propose, lambda v: v.response, turn_seed,
@@ -126,7 +155,7 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                 if problem == "repeat" and not config.stop_on_repeat:
                     problem = None
                 if problem == "unsafe":
-                    value = value.model_copy(update={"response": crisis_reply(), "strategy": "Providing Suggestions"})
+                    value = safety_net_reply(value, kinds)
                     raw = value.model_dump_json()
                     substituted.append(index + 1)
                 elif problem:
@@ -146,7 +175,7 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
         termination=termination,
         meta={
             "termination_detail": detail,
-            "models": {"seeker": seeker_backend.model_id, "supporter": supporter_backend.model_id},
+            "models": {"seeker": seeker_backend.model_id, "supporter": supporter.model_id},
             "disclosure": {"cued": seeker.state.allowed, "revealed": seeker.state.revealed},
             "rejected": dict(run.rejected), "safety_substituted_turns": substituted,
             "usage": {role: {k: round(v, 3) for k, v in u.items()} for role, u in run.usage.items()},

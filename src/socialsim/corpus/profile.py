@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from socialsim.safety.kinds import RiskKind
+
 # One pole per Big-Five trait, spelled as in SocialSim's release ("Closedness, Unconscientiousness, ...").
 BIG_FIVE_POLES: dict[str, tuple[str, str]] = {
     "openness": ("Openness", "Closedness"),
@@ -15,9 +17,6 @@ BIG_FIVE_POLES: dict[str, tuple[str, str]] = {
     "agreeableness": ("Agreeableness", "Disagreeableness"),
     "neuroticism": ("Neuroticism", "Emotional Stability"),
 }
-
-RiskKind = Literal["self_harm", "suicidal_ideation", "abuse"]
-
 
 class Personality(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -65,6 +64,11 @@ class Profile(BaseModel):
     grounding: float | None = Field(None, description="Similarity of situation/event to the source text.")
     flags: list[str] = Field(default_factory=list, description="Quality warnings, e.g. 'ungrounded'.")
 
+    def text_of(self, name: str) -> str:
+        """A field's value as text (lists joined by commas)."""
+        value = getattr(self, name)
+        return ", ".join(value) if isinstance(value, list) else str(value)
+
     @property
     def at_risk(self) -> bool:
         return bool(self.risk)
@@ -88,3 +92,8 @@ DISCLOSABLE_FIELDS: tuple[str, ...] = (
     "situation", "emotional_experience_words", "event_description", "event_participants", "event_time",
     "event_location", "coped_strategies_and_effects", "goals_and_expectations",
 )
+
+
+def field_label(name: str) -> str:
+    """A field (or rubric dimension) name for people: ``event_time`` -> ``event time``."""
+    return name.replace("_", " ")

@@ -1,12 +1,18 @@
-"""Per-endpoint budgets of requests/min and tokens/min, spent before each HTTP request is sent.
+"""Throttling of one endpoint: how many requests are in flight, and how many requests and tokens per minute.
 
-Leaky buckets (aiolimiter) that hold a few seconds of traffic, so a minute's budget is spread over the minute
-instead of being burst at once (providers enforce their limits at sub-minute granularity). Tokens are estimated
-before the call, as the provider does: prompt characters / 4 plus the request's ``max_tokens``. The concurrency
-cap and its adaptation to 429s stay in :mod:`socialsim.llm.limiter`; the two combine (budget first, then a slot),
-so waiting for budget never holds a slot.
+- :class:`AdaptiveLimiter` caps the requests in flight with additive increase, multiplicative decrease (AIMD): a
+  429 halves the limit; every ``limit`` successes raise it by one, up to the configured maximum. Rate limits are
+  thus handled by sending less, not by fixed sleeps. Written by hand because the HTTP and retry libraries we use
+  (httpx, tenacity) have no adaptive limiter.
+- :class:`RateBudget` spends per-endpoint budgets of requests/min and tokens/min before each request: leaky buckets
+  (aiolimiter) that hold a few seconds of traffic, so a minute's budget is spread over the minute instead of
+  being burst at once (providers enforce their limits at sub-minute granularity). Tokens are estimated before
+  the call, as the provider does: prompt characters / 4 plus the request's ``max_tokens``.
+
+The two combine (budget first, then a slot), so waiting for budget never holds a slot.
 """
 
+import asyncio
 import math
 import threading
 from typing import Any
@@ -63,3 +69,37 @@ def budget_for(base_url: str, model: str, requests_per_minute: float | None,
         if key not in _BUDGETS:
             _BUDGETS[key] = RateBudget(requests_per_minute, tokens_per_minute)
         return _BUDGETS[key]
+
+
+class AdaptiveLimiter:
+    def __init__(self, max_concurrency: int) -> None:
+        self.max_concurrency = max_concurrency
+        self.limit = max_concurrency
+        self.in_flight = 0
+        self._successes = 0
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    async def acquire(self) -> None:
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < self.limit)
+            self.in_flight += 1
+
+    async def release(self, *, rate_limited: bool = False) -> None:
+        cond = self._condition()
+        async with cond:
+            self.in_flight -= 1
+            if rate_limited:
+                self.limit = max(1, self.limit // 2)
+                self._successes = 0
+            else:
+                self._successes += 1
+                if self._successes >= self.limit and self.limit < self.max_concurrency:
+                    self.limit += 1
+                    self._successes = 0
+            cond.notify_all()

@@ -1,28 +1,28 @@
-"""An index of the served corpora, built once, so pages never load a whole corpus.
+"""An index of corpora, built once, so a page or a sampled task never loads a whole corpus.
 
 Each dialogue is one JSONL line: the index keeps its byte offset and length plus the few fields the list
 filters on (topic, strategies, termination, risk, a snippet, the searchable text in an FTS5 table). A page reads
 its dialogues by seeking to their offsets. Each corpus gets one SQLite database: in memory, or, with a cache
 folder, a file named after the corpus's path, size and modification time, so a restart on an unchanged corpus
-opens it at once and a changed corpus is indexed again. Judge scores are loaded beside it at each start.
+opens it at once and a changed corpus is indexed again. Mean judge scores (dialogue id -> score), when given, are
+loaded beside it at each start so the list can filter on them.
 """
 
 import hashlib
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from socialsim.corpus.dialogue import Dialogue
+from socialsim.corpus.jsonl import iter_lines, read_record
 from socialsim.corpus.readers import FORMATS, format_of
 from socialsim.errors import InputFileError
 from socialsim.safety import detect_risk
-from socialsim.webapp.judgements import Judgements
 
 INDEX_VERSION = 1  # bump when the schema or what is indexed changes: old cache files are then ignored
 SNIPPET_CHARS = 160
@@ -110,9 +110,9 @@ def _fts_query(text: str) -> str:
 class CorpusIndex:
     """All served corpora, indexed. Thread-safe: one lock per corpus around its SQLite connection."""
 
-    def __init__(self, paths: list[Path], format: str = "auto", judgements: Judgements | None = None,
+    def __init__(self, paths: list[Path], format: str = "auto", scores: Mapping[str, float] | None = None,
                  cache_dir: Path | None = None) -> None:
-        self.judgements = judgements or Judgements()
+        self.scores = dict(scores or {})  # dialogue id -> mean LLM-judge score, for the min_judge filter
         self.cache_dir = cache_dir
         self.corpora: list[Corpus] = [self._open(number, Path(path), format) for number, path in enumerate(paths)]
 
@@ -163,33 +163,21 @@ class CorpusIndex:
         return corpus
 
     def _load_judge(self, corpus: Corpus) -> None:
-        if not self.judgements.scores:
+        if not self.scores:
             return
         rows = corpus.db.execute("SELECT row, id FROM dialogues").fetchall()
-        scores = [(row, mean) for row, did in rows if (mean := self.judgements.mean(did)) is not None]
+        scores = [(row, self.scores[did]) for row, did in rows if did in self.scores]
         with corpus.db:
             corpus.db.executemany("INSERT INTO judge VALUES (?, ?)", scores)
 
     def _scan(self, path: Path, format: str) -> Iterator[tuple[int, int, int, str, Dialogue]]:
         """(line number, offset, length, format name, dialogue) for each record, with file/line errors."""
         fmt = None if format == "auto" else FORMATS[format]
-        offset = 0
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                start, offset = offset, offset + len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    record = json.loads(raw)
-                except UnicodeDecodeError as exc:
-                    raise InputFileError(str(path), f"not valid UTF-8 ({exc.reason})", number, exc.start + 1) from None
-                except json.JSONDecodeError as exc:
-                    raise InputFileError(str(path), f"invalid JSON ({exc.msg})", number, exc.colno) from None
-                if not isinstance(record, dict):
-                    raise InputFileError(str(path), "expected a JSON object", number, 1)
-                if fmt is None:
-                    fmt = format_of(path, record, number)
-                yield number, start, len(raw), fmt.name, self._parse(path, fmt.name, record, number)
+        for line in iter_lines(path):
+            if fmt is None:
+                fmt = format_of(path, line.record, line.number)
+            yield line.number, line.offset, line.length, fmt.name, self._parse(path, fmt.name, line.record,
+                                                                                 line.number)
 
     @staticmethod
     def _parse(path: Path, format: str, record: dict, line: int) -> Dialogue:
@@ -273,10 +261,7 @@ class CorpusIndex:
         if found is None:
             return None
         line, offset, length = found
-        with corpus.path.open("rb") as handle:
-            handle.seek(offset)
-            record = json.loads(handle.read(length))
-        return self._parse(corpus.path, corpus.format, record, line)
+        return self._parse(corpus.path, corpus.format, read_record(corpus.path, offset, length), line)
 
     def rows(self, number: int) -> list[tuple[int, str, str | None]]:
         """(row, id, topic) of every dialogue in a corpus (for sampling annotation tasks)."""

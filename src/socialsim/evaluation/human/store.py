@@ -12,7 +12,6 @@ import random
 import re
 import secrets
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Literal
 
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.errors import SocialsimError
-from socialsim.webapp.rubric import CHOICES, DIMENSIONS, SCORES
+from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, SCORES
 
 TaskKind = Literal["single", "pairwise"]
 ANNOTATOR_RE = re.compile(r"^[\w.@+ -]{1,40}$")
@@ -257,21 +256,3 @@ class AnnotationStore:
         """Annotator -> items rated."""
         return dict(self._db.execute("SELECT annotator, COUNT(DISTINCT item_no) FROM ratings WHERE task_id=? "
                                      "GROUP BY annotator ORDER BY annotator", (task_id,)).fetchall())
-
-
-def pair_by_topic(a: Sequence[Dialogue], b: Sequence[Dialogue], n: int, seed: int | None = None
-                  ) -> list[tuple[Dialogue, Dialogue]]:
-    """Up to ``n`` (A, B) pairs, each B drawn from A's topic when it has one left, else from any topic."""
-    rng = random.Random(seed)
-    pool_a = list(a)
-    rng.shuffle(pool_a)
-    by_topic: dict[str | None, list[Dialogue]] = defaultdict(list)
-    for d in rng.sample(list(b), len(b)):
-        by_topic[d.topic].append(d)
-    pairs = []
-    for d in pool_a[:n]:
-        bucket = by_topic.get(d.topic) or next((v for v in by_topic.values() if v), None)
-        if not bucket:
-            break
-        pairs.append((d, bucket.pop()))
-    return pairs
