@@ -1,1 +1,1 @@
-"""Text metrics, following the ESC literature's conventions (see SPEC, "Metric conventions")."""
+"""Text metrics, following the ESC literature's conventions (the thu-coai ESC code; see docs/chatbot.md)."""
