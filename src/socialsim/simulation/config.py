@@ -44,7 +44,9 @@ class SimulationConfig(BaseModel):
         "llm.max_sessions // 2 dialogues in flight so every role keeps its own KV cache.")
     kv_sessions: bool = Field(
         True, description="Pin each dialogue role to its own llama.cpp KV cache so a turn only evaluates new "
-        "tokens. Off = one shared context that re-evaluates the whole history on every call (benchmarks only).")
+        "tokens. Off = calls carry no session and share the unpinned contexts, where llama-cpp-python still reuses "
+        "the longest common prefix with the previous call; outputs may differ from on. Not a no-KV-reuse baseline "
+        "(that is benchmarks/peer_loop.py).")
     dialogue_retries: int = Field(
         1, ge=0, description="Retries of a dialogue whose backend failed (connection lost, server error) before "
         "it is recorded in failures.jsonl.")
