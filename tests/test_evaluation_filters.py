@@ -1,6 +1,8 @@
 """Each filter rule drops a planted bad dialogue (and says why) and keeps a good one."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -125,10 +127,19 @@ def test_filter_cli_writes_kept_corpus_and_drop_table(tmp_path):
 
 
 def test_unknown_rule_is_a_config_error(tmp_path):
+    # Through the real entry point (python -m socialsim -> main()), which turns errors into what a user sees;
+    # CliRunner calls the Typer app directly and would accept any crash as a non-zero exit.
     source = tmp_path / "corpus.jsonl"
     source.write_text(make().model_dump_json() + "\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["filter", str(source), str(tmp_path / "o.jsonl"), "--rules", "bogus"])
-    assert result.exit_code != 0
+    target = tmp_path / "o.jsonl"
+    result = subprocess.run([sys.executable, "-m", "socialsim", "filter", str(source), str(target),
+                             "--rules", "too_few_turns,bogus"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    error, hint = result.stderr.splitlines()
+    assert error == "error: unknown filter rule(s): bogus"
+    assert hint == f"hint: evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}"
+    assert not target.exists()
 
 
 def test_repetition_catches_a_long_repeated_opening():

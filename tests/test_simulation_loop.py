@@ -230,12 +230,6 @@ def test_invalid_json_ends_the_dialogue_as_backend_failure_with_the_reason():
     assert "no valid SeekerReply" in dialogue.meta["termination_detail"]
 
 
-def test_kv_sessions_off_uses_one_shared_context():
-    backend = ScriptedBackend(scripted_reply)
-    run(backend, SimulationConfig(max_turns=4, min_turns=2, kv_sessions=False))
-    assert {r.session for r in backend.requests} == {None}
-
-
 @pytest.mark.parametrize("bad", [{"min_turns": 10, "max_turns": 4}, {"near_duplicate": 0}, {"oops": 1}])
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):

@@ -13,8 +13,8 @@ import random
 import time
 from typing import Any
 
-# httpx2 (pydantic's maintained httpx fork, same API): its connection pool costs O(1) per request where
-# httpx's scans every connection, which capped throughput at ~40 requests/s with 64+ in flight (BENCHMARKS.md).
+# httpx2 (pydantic's maintained httpx fork, same API): with 256 requests in flight httpx 0.28 spent 7.8x its client
+# CPU and reached 49 instead of 124 requests/s (benchmarks/bench_http_client.py, BENCHMARKS.md "Scaling out").
 import httpx2 as httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 

@@ -42,9 +42,6 @@ class SimulationConfig(BaseModel):
     in_flight: int = Field(
         4, ge=1, description="Dialogues simulated concurrently. llama.cpp serializes calls anyway and keeps at most "
         "llm.max_sessions // 2 dialogues in flight so every role keeps its own KV cache.")
-    kv_sessions: bool = Field(
-        True, description="Pin each dialogue role to its own llama.cpp KV cache so a turn only evaluates new "
-        "tokens. Off = one shared context that re-evaluates the whole history on every call (benchmarks only).")
     dialogue_retries: int = Field(
         1, ge=0, description="Retries of a dialogue whose backend failed (connection lost, server error) before "
         "it is recorded in failures.jsonl.")

@@ -110,7 +110,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
     """Simulate one dialogue for ``profile``; ``supporter`` is the supporter agent's backend or another seat (a
     chatbot). Raises :class:`BackendError` only when a backend itself failed."""
     start = time.perf_counter()
-    sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter") if config.kv_sessions else (None, None)
+    # Each role of each dialogue keeps its own KV cache (llama.cpp), so a turn only evaluates its new tokens.
+    sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter")
     seeker = SeekerAgent(profile, config, seeker_backend, sessions[0], max_attempts)
     if isinstance(supporter, Backend):
         supporter = SupporterAgent(config, supporter, sessions[1], max_attempts)

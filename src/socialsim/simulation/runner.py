@@ -39,7 +39,7 @@ from socialsim.simulation.conversation import simulate_dialogue
 CORPUS, FAILURES, RUN_FILE, BANK = "dialogues.jsonl", "failures.jsonl", "run.json", "personas.jsonl"
 TEMPLATES = (seeker.SYSTEM_TEMPLATE, seeker.TURN_TEMPLATE, supporter.SYSTEM_TEMPLATE, supporter.TURN_TEMPLATE,
              "safety/crisis_reply.j2", "common/reask.j2")
-SPEED_ONLY = {"in_flight", "kv_sessions", "dialogue_retries", "stop_after_failures"}
+SPEED_ONLY = {"in_flight", "dialogue_retries", "stop_after_failures"}
 SIM_ROLES = ("seeker", "supporter")
 SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
 
