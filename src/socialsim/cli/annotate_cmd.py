@@ -16,8 +16,10 @@ DB_OPTION = typer.Option(DEFAULT_DB, "--db", help="SQLite file of tasks and rati
 
 @app.command("create")
 def create(
-    corpus: list[Path] = typer.Option(..., "--corpus", help="Corpus A; give --corpus twice for A/B pairs "
-                                      "(matched by topic, side randomised), once for single dialogues rated 1-5."),
+    corpus: list[str] = typer.Option(..., "--corpus", help="Corpus A, as PATH or NAME=PATH (the name labels it in "
+                                     "the task and its exports); give --corpus twice for A/B pairs (matched by "
+                                     "topic, cut to equal length, side randomised), once for single dialogues "
+                                     "rated 1-5."),
     items: int = typer.Option(20, "--items", "-n", min=1, max=500, help="Items (dialogues or pairs) to sample."),
     name: str = typer.Option("evaluation", "--name", help="Task name shown to annotators."),
     dimension: list[str] = typer.Option([], "--dimension", help="Rubric dimension to rate (repeatable; default: "
@@ -37,6 +39,8 @@ def create(
     task = sample_task(store, index, name, 0, 1 if len(corpus) == 2 else None, items,
                                   list(dimension) or list(DIMENSIONS), seed)
     typer.echo(f"task {task.id}: {task.kind}, {task.items} items -> annotators open /annotate/{task.id}")
+    if task.note:
+        typer.echo(f"note: {task.note}")
 
 
 @app.command("list")

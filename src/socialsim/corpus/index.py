@@ -20,11 +20,12 @@ from pydantic import ValidationError
 
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_lines, read_record
+from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import FORMATS, format_of
 from socialsim.errors import InputFileError
 from socialsim.safety import detect_risk
 
-INDEX_VERSION = 1  # bump when the schema or what is indexed changes: old cache files are then ignored
+INDEX_VERSION = 2  # bump when the schema or what is indexed changes: old cache files are then ignored
 SNIPPET_CHARS = 160
 
 _SCHEMA = """
@@ -34,7 +35,7 @@ CREATE TABLE dialogues (
     length INTEGER NOT NULL, topic TEXT, termination TEXT, turns INTEGER NOT NULL, risk INTEGER NOT NULL,
     snippet TEXT NOT NULL);
 CREATE TABLE strategies (row INTEGER NOT NULL, strategy TEXT NOT NULL, PRIMARY KEY (strategy, row)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE search USING fts5(body);  -- rowid = row
+CREATE VIRTUAL TABLE search USING fts5(body, tokenize = 'porter unicode61');  -- rowid = row; stemmed
 CREATE INDEX by_topic ON dialogues (topic);
 CREATE INDEX by_termination ON dialogues (termination);
 CREATE INDEX by_id ON dialogues (id);
@@ -84,12 +85,14 @@ class Page:
 
 @dataclass
 class Corpus:
-    """One served corpus: addressed by its number (position on the command line), never by a path."""
+    """One served corpus: addressed by its number (position on the command line), never by a path; shown by its
+    label (``NAME=PATH`` or a short unique path, :mod:`socialsim.corpus.labels`)."""
 
     number: int
     path: Path
     format: str
     db: sqlite3.Connection = field(repr=False)
+    label: str = ""
     size: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # topic/termination/strategy counts
     cached: bool = False  # opened from the cache folder, not indexed now
@@ -98,7 +101,7 @@ class Corpus:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label or self.path.name
 
 
 def _fts_query(text: str) -> str:
@@ -110,14 +113,16 @@ def _fts_query(text: str) -> str:
 class CorpusIndex:
     """All served corpora, indexed. Thread-safe: one lock per corpus around its SQLite connection."""
 
-    def __init__(self, paths: list[Path], format: str = "auto", scores: Mapping[str, float] | None = None,
+    def __init__(self, paths: list[str | Path], format: str = "auto", scores: Mapping[str, float] | None = None,
                  cache_dir: Path | None = None) -> None:
+        """``paths``: each ``PATH`` or ``NAME=PATH``."""
         self.scores = dict(scores or {})  # dialogue id -> mean LLM-judge score, for the min_judge filter
         self.cache_dir = cache_dir
-        self.corpora: list[Corpus] = [self._open(number, Path(path), format) for number, path in enumerate(paths)]
+        self.corpora: list[Corpus] = [self._open(number, c.path, format, c.label)
+                                      for number, c in enumerate(label_corpora(paths))]
 
     # -- building ----------------------------------------------------------------------------------------
-    def _open(self, number: int, path: Path, format: str) -> Corpus:
+    def _open(self, number: int, path: Path, format: str, label: str) -> Corpus:
         if not path.is_file():
             raise InputFileError(str(path), "corpus file not found" if not path.exists() else "not a file")
         if format != "auto" and format not in FORMATS:
@@ -146,7 +151,7 @@ class CorpusIndex:
             db = sqlite3.connect(target, check_same_thread=False)
         db.execute("CREATE TEMP TABLE judge (row INTEGER PRIMARY KEY, score REAL NOT NULL)")
         corpus = Corpus(number, path, db.execute("SELECT value FROM info WHERE key='format'").fetchone()[0], db,
-                        cached=cached)
+                        label=label, cached=cached)
         self._load_judge(corpus)
         corpus.size = db.execute("SELECT COUNT(*) FROM dialogues").fetchone()[0]
         corpus.facets = {

@@ -25,7 +25,8 @@ from socialsim.corpus.index import CorpusIndex, Filters
 from socialsim.errors import SocialsimError
 from socialsim.evaluation.human import AnnotationStore, SubmissionError, export, new_token, sample_task
 from socialsim.evaluation.human.results import to_csv, to_json
-from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORES
+from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORE_ANCHORS, SCORES
+from socialsim.evaluation.human.store import MAX_COMMENT
 from socialsim.evaluation.judgements import Judgements, load_judgements
 from socialsim.webapp.chat import MAX_MESSAGE_CHARS, ChatService
 from socialsim.webapp.security import LOCAL_HOSTS, SecurityHeaders
@@ -79,7 +80,8 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     stats = StatsCache()
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"corpora": index.corpora, **context}, status_code=code)
+        return templates.TemplateResponse(request, name, {"corpora": index.corpora, "chat_enabled": chat is not None,
+                                                          **context}, status_code=code)
 
     def corpus_or_404(number: int):
         corpus = index.corpus(number)
@@ -208,22 +210,28 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         annotator = annotator.strip()
         if not annotator:
             return RedirectResponse(f"/annotate/{task_id}", status_code=303)
-        done = store.progress(task_id, annotator)
+        done = store.progress(task_id, annotator) | store.skipped(task_id, annotator)
         todo = next((i for i in range(task.items) if i not in done), None)
         if todo is None:
-            return page(request, "annotate_done.html", task=task, annotator=annotator)
+            return page(request, "annotate_done.html", task=task, annotator=annotator,
+                        skips=len(store.skipped(task_id, annotator)))
         return RedirectResponse(f"/annotate/{task_id}/{todo}?{urlencode({'annotator': annotator})}", status_code=303)
 
     def item_page(request: Request, task_id: str, item_no: int, annotator: str, values: dict[str, str],
-                  error: str | None = None, status: int = 200) -> HTMLResponse:
+                  error: str | None = None, status: int = 200, comment: str | None = None,
+                  flagged: bool | None = None) -> HTMLResponse:
         task = task_or_404(task_id)
         item = store.item(task_id, item_no)
         if item is None:
             raise HTTPException(404, "no such item")
+        note = store.note(task_id, item_no, annotator)
         return page(request, "annotate_item.html", status, task=task, item=item, annotator=annotator,
                     views=[dialogue_view(d) for d in item.shown], values=values, error=error, token=new_token(),
-                    options=CHOICES if task.kind == "pairwise" else SCORES,
-                    rated=len(store.progress(task_id, annotator)))
+                    options=CHOICES if task.kind == "pairwise" else SCORES, anchors=SCORE_ANCHORS,
+                    comment=comment if comment is not None else (note.comment if note else ""),
+                    flagged=flagged if flagged is not None else bool(note and note.flagged),
+                    skipped=bool(note and note.skipped), max_comment=MAX_COMMENT,
+                    rated=len(store.progress(task_id, annotator)), skips=len(store.skipped(task_id, annotator)))
 
     @app.get("/annotate/{task_id}/{item_no}", response_class=HTMLResponse)
     async def annotate_item(request: Request, task_id: str, item_no: int,
@@ -233,15 +241,22 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     @app.post("/annotate/{task_id}/{item_no}")
     async def annotate_submit(request: Request, task_id: str, item_no: int) -> Response:
         form = await _form(request)
-        annotator = (form.get("annotator") or [""])[0]
-        token = (form.get("token") or [""])[0]
+
+        def one(key: str) -> str:
+            return (form.get(key) or [""])[0]
+
+        annotator, token, comment, flagged = one("annotator"), one("token"), one("comment"), one("flag") == "on"
         values = {k[4:]: v[0] for k, v in form.items() if k.startswith("dim:")}
         try:
-            store.submit(task_id, item_no, annotator, values, token)
+            if one("action") == "skip":
+                store.skip(task_id, item_no, annotator, token, comment=comment, flagged=flagged)
+            else:
+                store.submit(task_id, item_no, annotator, values, token, comment=comment, flagged=flagged)
         except SubmissionError as exc:
             if store.task(task_id) is None or store.item(task_id, item_no) is None:
                 raise HTTPException(404, exc.message) from None
-            return item_page(request, task_id, item_no, annotator[:40], values, exc.message, 422)
+            return item_page(request, task_id, item_no, annotator[:40], values, exc.message, 422,
+                             comment=comment[:MAX_COMMENT], flagged=flagged)
         query = urlencode({"annotator": annotator.strip()})
         return RedirectResponse(f"/annotate/{task_id}/next?{query}", status_code=303)
 
@@ -274,7 +289,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     return app
 
 
-def build(corpora: list[Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
+def build(corpora: list[str | Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
           format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None) -> FastAPI:
     """Index the corpora, open the annotation database and return the app (what ``socialsim serve`` runs)."""
     judged = load_judgements(judgements or [])
