@@ -131,7 +131,7 @@ def chat(
     sample: bool = typer.Option(True, "--sample/--greedy", help="Sample replies (default) or decode greedily."),
 ) -> None:
     """Talk with a chatbot in the terminal (empty line or Ctrl-D to quit). Crisis turns get a safe reply."""
-    from socialsim.chatbot.chat import BackendResponder, ChatSession
+    from socialsim.chatbot.chat import BackendResponder, ChatSession, endpoint_sampling
     from socialsim.chatbot.engine import LocalChatbot
     from socialsim.chatbot.model import resolve_model
 
@@ -140,7 +140,8 @@ def chat(
     config = loaded.config
     if endpoint:
         roles = config.backends(use_cache=False)
-        responder = BackendResponder(roles.get("chatbot"))
+        backend = roles.get("chatbot")
+        responder = BackendResponder(backend, sampling=endpoint_sampling(backend, config.chatbot.generation))
         typer.echo(f"chatbot: {responder.backend.describe()}")
     else:
         source = resolve_model(model)

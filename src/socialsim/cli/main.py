@@ -17,14 +17,17 @@ from socialsim.cli import (
     judge_cmd,
     models_cmd,
     personas_cmd,
+    preview_cmd,
     report_cmd,
+    run_cmd,
     serve_cmd,
     simulate_cmd,
     stats_cmd,
 )
+from socialsim.cli.help import command_line
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
-from socialsim.extras import missing_extra
+from socialsim.extras import missing_extra, quiet_libraries
 
 app = typer.Typer(
     name="socialsim",
@@ -34,12 +37,15 @@ app = typer.Typer(
     add_completion=False,
 )
 # Commands are listed in pipeline order, one help panel per stage.
-SETUP, PERSONAS, SIMULATION, QUALITY, CHATBOT, TOOLS = (
-    "Set-up", "1. Persona bank", "2. Simulation", "3. Corpus quality", "4. Chatbot", "Web app and scale")
+PIPELINE, SETUP, PERSONAS, SIMULATION, QUALITY, CHATBOT, TOOLS = (
+    "Pipeline", "Set-up", "1. Persona bank", "2. Simulation", "3. Corpus quality", "4. Chatbot", "Web app and scale")
+app.command("run", rich_help_panel=PIPELINE)(run_cmd.run)
 app.add_typer(config_cmd.app, name="config", rich_help_panel=SETUP)
 app.add_typer(models_cmd.app, name="models", rich_help_panel=SETUP)
 app.add_typer(personas_cmd.app, name="personas", rich_help_panel=PERSONAS)
 app.command("simulate", rich_help_panel=SIMULATION)(simulate_cmd.simulate)
+app.command("preview", rich_help_panel=SIMULATION)(preview_cmd.preview)
+app.command("show", rich_help_panel=SIMULATION)(preview_cmd.show)
 app.command("export", rich_help_panel=SIMULATION)(export_cmd.export)
 app.command("filter", rich_help_panel=QUALITY)(filter_cmd.command)
 app.command("stats", rich_help_panel=QUALITY)(stats_cmd.command)
@@ -71,8 +77,9 @@ def root(
 
 
 def main() -> None:
+    quiet_libraries()
     try:
-        app()
+        command_line(app)(prog_name="socialsim")
     except SocialsimError as exc:
         if STATE.debug:
             traceback.print_exc()
