@@ -107,11 +107,11 @@ def dataset_card(corpus: str | Path, dialogues: Sequence[Dialogue], name: str | 
     parts = [
         "---", yaml.safe_dump(card_metadata(dialogues, name), sort_keys=False).rstrip(), "---", "",
         f"# {name}", "",
-        f"{len(dialogues):,} emotional-support dialogue{'' if len(dialogues) == 1 else 's'} exported by socialsim {__version__} from "
-        f"`{corpus.name}`: a help-seeker agent plays a persona and discloses it gradually, a supporter agent "
-        "reasons before each reply (Situation, Thought, Action, Strategy). Each row has `id`, `topic`, `emotion`, "
-        "`termination`, `profile` (JSON), `turns` (speaker, text, strategy, intensity, disclosed, reasoning) and "
-        "`meta` (JSON: models, token usage, rejected candidates, config hash).", "",
+        f"{len(dialogues):,} emotional-support dialogue{'' if len(dialogues) == 1 else 's'} exported by socialsim "
+        f"{__version__} from `{corpus.name}`: a help-seeker agent plays a persona and discloses it gradually, a "
+        "supporter agent reasons before each reply (Situation, Thought, Action, Strategy). Each row has `id`, "
+        "`topic`, `emotion`, `termination`, `profile` (JSON), `turns` (speaker, text, strategy, intensity, "
+        "disclosed, reasoning) and `meta` (JSON: models, token usage, rejected candidates, config hash).", "",
         "## How it was made", "", *_run_section(corpus), *_models_and_prompts(dialogues), "",
         "## Quality filtering", "", *_filter_section(corpus), "",
         "## Statistics", "", markdown_table(summary_rows([stats])), "", f"_{TOKENIZER_NOTE} {INTERVAL_NOTE}_", "",

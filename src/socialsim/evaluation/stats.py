@@ -159,7 +159,8 @@ def _distinct_rows(stats: list[CorpusStats], comparison: dict[str, Matched | Non
     for role, attr in (("all", "distinct"), ("supporter", "distinct_supporter")):
         m = comparison.get(role)
         if m is None:
-            rows += [(f"Distinct-{n} ({role})", [f"{getattr(s, attr)[n]:.2f}" for s in stats]) for n in (1, 2, 3)]
+            rows += [(f"Distinct-{n} ({role})", [f"{getattr(s, attr)[n]:.2f}" if s.utterances else "-" for s in stats])
+                     for n in (1, 2, 3)]
         else:
             rows += [(f"Distinct-{n} ({role}, {m.tokens:,} tokens each)", [str(m.distinct[s.name][n]) for s in stats])
                      for n in (1, 2, 3)]
@@ -183,7 +184,8 @@ def summary_rows(stats: list[CorpusStats], comparison: dict[str, Matched | None]
         ("words / supporter utterance", [str(s.interval("supporter")) for s in stats]),
         ("vocabulary (tokens)", [f"{s.vocabulary:,}" for s in stats]),
         *_distinct_rows(stats, comparison),
-        ("strategy entropy (bits, max 3)", [f"{s.strategy_entropy:.3f}" for s in stats]),
+        ("strategy entropy (bits, max 3)", [f"{s.strategy_entropy:.3f}" if s.lengths["supporter"] else "-"
+                                            for s in stats]),
         ("supporter turns with a strategy", [f"{100 * (1 - s.strategy_shares()[NO_STRATEGY]):.1f}%"
                                              if s.lengths["supporter"] else "-" for s in stats]),
         ("supporter turns with reasoning", [f"{100 * s.reasoning_share:.1f}%" if s.lengths["supporter"] else "-"
