@@ -144,3 +144,21 @@ def test_skip_over_http_moves_on_and_the_form_keeps_its_comment(tmp_path):
         bad = client.post(f"/annotate/{task_id}/0", data={"annotator": "ann", "token": token, "dim:coherence": "4",
                                                           "comment": "kept on error"})
         assert bad.status_code == 422 and "kept on error</textarea>" in bad.text
+
+
+def test_results_come_with_95_percent_intervals(tmp_path):
+    store = AnnotationStore(tmp_path / "db.sqlite")
+    rng = random.Random(0)
+    pairs = [(synthetic_dialogue(i, rng), synthetic_dialogue(100 + i, rng)) for i in range(10)]
+    task = store.create_task("t", pairs, corpus_a="ours", corpus_b="theirs", dimensions=["overall"], seed=0)
+    for item in store.items(task.id):  # A wins 7 of 10
+        side = "left" if item.left_side == "A" else "right"
+        other = "right" if side == "left" else "left"
+        store.submit(task.id, item.item_no, "ann", {"overall": side if item.item_no < 7 else other}, new_token())
+    overall = export(store, task.id)["dimensions"]["overall"]
+    assert overall["win_rate_A"] == 0.7 and overall["win_rate_A_95ci"] == pytest.approx([0.3968, 0.8922], abs=1e-4)
+    single = store.create_task("s", [d for d, _ in pairs[:4]], corpus_a="ours", dimensions=["overall"])
+    for item_no, score in enumerate("2345"):
+        store.submit(single.id, item_no, "ann", {"overall": score}, new_token())
+    low, high = export(store, single.id)["dimensions"]["overall"]["mean_95ci"]
+    assert low < 3.5 < high and 2 <= low and high <= 5

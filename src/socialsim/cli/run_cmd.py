@@ -1,5 +1,6 @@
 """``socialsim run PIPELINE.yaml``: the steps of a pipeline file, one command after another, with resume."""
 
+import json
 import shlex
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def run(
     steps = commands(spec)
     # Global options of each step: the file's config and overrides; a --config or --set given to `run` wins.
     config = STATE.config_path or (Path(spec.config) if spec.config else None)
-    assignments = [f"{k}={v}" for k, v in spec.set.items()] + STATE.assignments
+    assignments = [f"{k}={json.dumps(v)}" for k, v in spec.set.items()] + STATE.assignments  # JSON is YAML
     globals_ = [*(["--config", str(config)] if config else []), *[a for x in assignments for a in ("--set", x)],
                 *(["--debug"] if STATE.debug else [])]
     cli = command_line(app)

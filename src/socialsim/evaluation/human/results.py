@@ -13,6 +13,7 @@ from statistics import mean
 from typing import Any
 
 from socialsim.evaluation.human.store import AnnotationStore, Item, Note, Rating, Task
+from socialsim.evaluation.intervals import bootstrap_mean, wilson
 from socialsim.evaluation.judgements import Judgements
 
 SIDE_SIGN = {"A": 1.0, "B": -1.0, "tie": 0.0}
@@ -56,8 +57,14 @@ def _pairwise_summary(ratings: list[Rating]) -> dict[str, Any]:
     def rate(key: str) -> float | None:
         return round(counts[key] / n, 4) if n else None
 
+    def interval(key: str) -> list[float] | None:
+        """Wilson 95% interval of the share (judgements of one item by several annotators count separately)."""
+        iv = wilson(counts[key], n)
+        return [round(iv.low, 4), round(iv.high, 4)] if n else None
+
     return {"judgements": n, "wins_A": counts["A"], "wins_B": counts["B"], "ties": counts["tie"],
-            "win_rate_A": rate("A"), "win_rate_B": rate("B"), "tie_rate": rate("tie")}
+            "win_rate_A": rate("A"), "win_rate_B": rate("B"), "tie_rate": rate("tie"),
+            "win_rate_A_95ci": interval("A"), "win_rate_B_95ci": interval("B")}
 
 
 def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
@@ -66,7 +73,9 @@ def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
         return {"judgements": 0, "mean": None, "sd": None}
     m = mean(values)
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return {"judgements": len(values), "mean": round(m, 4), "sd": round(sd, 4)}
+    iv = bootstrap_mean(values)
+    return {"judgements": len(values), "mean": round(m, 4), "sd": round(sd, 4),
+            "mean_95ci": [round(iv.low, 4), round(iv.high, 4)]}
 
 
 def _judge_comparison(task: Task, items: dict[int, Item], by_dim: dict[str, list[Rating]],
