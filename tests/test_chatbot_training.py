@@ -35,6 +35,12 @@ def tiny_model(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """Tokenised data go to a temporary cache, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "esconv3.jsonl"
@@ -107,11 +113,19 @@ def test_train_interrupt_resume_then_evaluate_end_to_end(tiny_model, corpus, tmp
 
 
 def test_lora_training_merges_into_a_plain_model(tiny_model, corpus, tmp_path):
-    config = _config(tiny_model, method="lora", max_steps=2, save_steps=10)
+    import torch
+
+    config = _config(tiny_model, method="lora", max_steps=2, save_steps=10).model_copy(update={"precision": "bf16"})
     result = train_chatbot(corpus, tmp_path / "lora", config, progress=False)
-    assert result.steps == 2
+    assert result.steps == 2 and not result.cache_hit and result.tokenise_seconds > 0
     files = {p.name for p in (tmp_path / "lora" / "model").iterdir()}
     assert "model.safetensors" in files and "adapter_config.json" not in files  # merged
+    env = json.loads((tmp_path / "lora" / "run.json").read_text())["environment"]
+    assert env["device"] == result.device == "cpu" and env["precision"] == "fp32"  # bf16 falls back on the CPU
+    assert env["precision_fallback"].startswith("bf16 asked for") and env["versions"]["torch"] == torch.__version__
+    assert {"transformers", "peft", "accelerate", "python"} <= set(env["versions"])
+    again = train_chatbot(corpus, tmp_path / "lora", config, progress=False, overwrite=True)
+    assert again.cache_hit and again.tokenise_seconds == 0  # the second run reads the tokenised data from the cache
 
 
 def _cli(*args):
