@@ -10,7 +10,13 @@ from typing import Any
 from socialsim.chatbot.evaluate import PREDICTIONS_FILE, SCORES_FILE
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.errors import InputFileError, SocialsimError
-from socialsim.metrics.bootstrap import BOOTSTRAP_METRICS, Difference, paired_bootstrap, response_stats
+from socialsim.metrics.bootstrap import (
+    BOOTSTRAP_METRICS,
+    Difference,
+    ResponseStats,
+    paired_bootstrap,
+    response_stats,
+)
 
 
 @dataclass
@@ -40,27 +46,31 @@ def load_evaluation(name: str, path: str | Path) -> Evaluated:
     return Evaluated(name, folder, records)
 
 
-def compare(a: Evaluated, b: Evaluated, resamples: int = 1000, seed: int = 0) -> dict[str, Difference]:
-    """b - a on the turns both scored (which must be the same turns)."""
+def _check_same_turns(a: Evaluated, b: Evaluated) -> None:
     if set(a.records) != set(b.records):
         common = len(set(a.records) & set(b.records))
         raise SocialsimError(
             f"{a.name} and {b.name} were scored on different test turns ({len(a.records)} and {len(b.records)}, "
             f"{common} in common)", "evaluate both on the same --data with the same --max-samples")
-    ids = sorted(a.records)
 
-    def stats(e: Evaluated) -> Any:
-        rs = [e.records[i] for i in ids]
-        return response_stats([r["prediction"] for r in rs], [r["reference"] for r in rs],
-                              [r["gold_nll"] for r in rs], [r["gold_tokens"] for r in rs])
 
-    return paired_bootstrap(stats(a), stats(b), resamples, seed)
+def evaluation_stats(e: Evaluated, ids: list[str]) -> ResponseStats:
+    rs = [e.records[i] for i in ids]
+    return response_stats([r["prediction"] for r in rs], [r["reference"] for r in rs],
+                          [r["gold_nll"] for r in rs], [r["gold_tokens"] for r in rs])
 
 
 def compare_all(evaluations: list[Evaluated], resamples: int = 1000,
                 seed: int = 0) -> dict[tuple[str, str], dict[str, Difference]]:
-    """Every pair (earlier, later) in order: the later one minus the earlier one."""
-    return {(a.name, b.name): compare(a, b, resamples, seed) for a, b in itertools.combinations(evaluations, 2)}
+    """Every pair (earlier, later) in order: the later one minus the earlier one, on the same resamples."""
+    for a, b in itertools.combinations(evaluations, 2):
+        _check_same_turns(a, b)
+    if len(evaluations) < 2:
+        return {}
+    ids = sorted(evaluations[0].records)
+    stats = {e.name: evaluation_stats(e, ids) for e in evaluations}
+    return {(a.name, b.name): paired_bootstrap(stats[a.name], stats[b.name], resamples, seed)
+            for a, b in itertools.combinations(evaluations, 2)}
 
 
 def format_differences(differences: dict[tuple[str, str], dict[str, Difference]], turns: int) -> str:

@@ -12,6 +12,8 @@ from socialsim.chatbot.device import Runtime
 from socialsim.chatbot.model import ModelSource, load_model
 from socialsim.llm.types import Message
 
+NLL_BATCH = 16  # rows per gold-NLL forward pass: its logits (rows x length x vocabulary, in fp32) are the big tensor
+
 
 @dataclass
 class NLL:
@@ -116,8 +118,9 @@ class LocalChatbot:
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
         result = [NLL() for _ in rows]
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.generation.batch_size):
-            chosen = order[start:start + self.generation.batch_size]
+        size = min(self.generation.batch_size, NLL_BATCH)
+        for start in range(0, len(order), size):
+            chosen = order[start:start + size]
             batch = [rows[i] for i in chosen]
             width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)

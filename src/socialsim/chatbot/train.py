@@ -59,10 +59,10 @@ def _run_record(corpus: Path, config: ChatbotConfig, data: TokenisedData, data_h
             "tokenised": str(data.folder), "base_model": base, "dialogues": data.meta["dialogues"],
             "train_examples": train, "validation_examples": validation,
             "truncated_examples": data.meta["truncated_examples"], "dropped_examples": data.meta["dropped_examples"],
-            "config": _identity(config)}
+            "config": run_identity(config)}
 
 
-def _identity(config: ChatbotConfig) -> dict[str, Any]:
+def run_identity(config: ChatbotConfig) -> dict[str, Any]:
     """The settings a resumed run must share (where it runs and the cache folder may change)."""
     return config.model_dump(mode="json", exclude={"device": True, "precision": True, "data": {"cache_dir"}})
 
