@@ -51,6 +51,7 @@ from socialsim.errors import InputFileError
 from socialsim.llm.types import Message
 
 FORMAT_VERSION = 1
+ENCODE_DIALOGUES = 256  # dialogues tokenised per call
 VERIFY = 32  # examples compared with apply_chat_template before the per-message segments are trusted
 COLUMNS = ("validation", "system", "context_start", "context_end", "target_start", "target_end", "prompt_tokens")
 SPLIT, SYSTEM, C0, C1, T0, T1, PROMPT = range(len(COLUMNS))
@@ -165,8 +166,10 @@ class _Builder:
         self.encode = _encoder(tokenizer)
         self.segments = Segments.probe(tokenizer, system) if segmented else None
         self.system_ids: list[int] = (self.encode([self.segments.system_text])[0] if self.segments else [])
+        self.generation = len(self.encode([self.segments.generation_prompt])[0]) if self.segments else 0
         self.count = None if segmented else chat_token_counter(tokenizer)
         self.verified = 0
+        self.pending: list[tuple[Dialogue, int, list[int], dict[int, str], list[int], list[str]]] = []
 
     def add(self, dialogue: Dialogue) -> None:
         self.counts.dialogues += 1
@@ -174,8 +177,25 @@ class _Builder:
         split = int(in_validation(dialogue.id, self.options))
         if self.segments is None:
             self._add_whole(merged, split)
-        else:
-            self._add_segmented(merged, split)
+            return
+        seg, turns = self.segments, merged.turns
+        learn = list(learnable_turns(merged))
+        targets = {i: format_target(turns[i], self.options) for i in learn}
+        extra = [i for i in learn if targets[i] != turns[i].text]  # targets with a strategy or reasoning
+        texts = [seg.text("user" if t.speaker == "seeker" else "assistant", t.text) for t in turns]
+        self.pending.append((merged, split, learn, targets, extra,
+                             texts + [seg.text("assistant", targets[i]) for i in extra]))
+        if len(self.pending) >= ENCODE_DIALOGUES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Tokenise the pending dialogues in one call (the Rust tokenizer spreads a batch over the cores)."""
+        encoded = self.encode([text for *_, texts in self.pending for text in texts])
+        start = 0
+        for dialogue, split, learn, targets, extra, texts in self.pending:
+            self._add_segmented(dialogue, split, learn, targets, extra, encoded[start:start + len(texts)])
+            start += len(texts)
+        self.pending = []
 
     def _row(self, split: int, system: int, c0: int, c1: int, t0: int, t1: int, prompt: int, cut: bool) -> None:
         total = (len(self.system_ids) if system else 0) + (c1 - c0) + (t1 - t0)
@@ -188,21 +208,15 @@ class _Builder:
         self.counts.cut += total > self.options.max_length
         self.rows.extend((split, system, c0, c1, t0, t1, prompt))
 
-    def _add_segmented(self, dialogue: Dialogue, split: int) -> None:
-        assert self.segments is not None
-        seg, turns = self.segments, dialogue.turns
-        roles = ["user" if t.speaker == "seeker" else "assistant" for t in turns]
-        learn = list(learnable_turns(dialogue))
-        targets = {i: format_target(turns[i], self.options) for i in learn}
-        extra = [i for i in learn if targets[i] != turns[i].text]  # targets with a strategy or reasoning
-        encoded = self.encode([seg.text(r, t.text) for r, t in zip(roles, turns, strict=True)] +
-                              [seg.text("assistant", targets[i]) for i in extra])
+    def _add_segmented(self, dialogue: Dialogue, split: int, learn: list[int], targets: dict[int, str],
+                       extra: list[int], encoded: list[list[int]]) -> None:
+        """Write one dialogue's message segments (then its extra target segments) and one row per example."""
+        turns = dialogue.turns
         starts = [self.tokens.write(ids) for ids in encoded]
         lengths = [len(ids) for ids in encoded]
         target_of = {i: (starts[i], lengths[i]) for i in learn}
         target_of.update({i: (starts[len(turns) + k], lengths[len(turns) + k]) for k, i in enumerate(extra)})
-        generation = len(self.encode([seg.generation_prompt])[0]) if learn else 0
-        system = len(self.system_ids)
+        generation, system = self.generation, len(self.system_ids)
         for i in learn:
             t0, tlen = target_of[i]
             first, cut = recent_start(lengths[:i], system + tlen, self.options)
@@ -235,6 +249,10 @@ class _Builder:
             start = self.tokens.write(full)
             cut = len(example.prompt) - 1 < example.turn_index  # history messages kept < turns before
             self._row(split, 0, start, start + len(prompt), start + len(prompt), start + len(full), len(prompt), cut)
+
+    def finish(self) -> None:
+        if self.pending:
+            self.flush()
 
     def close(self) -> None:
         self.tokens.close()
@@ -305,6 +323,7 @@ def _build(corpus: Path, options: DatasetConfig, tokenizer: Any, format: str, fo
                 for dialogue in read_corpus(corpus, format):
                     builder.add(dialogue)
                     bar.update(1)
+                builder.finish()
         except _NotSegmented:
             continue
         finally:
