@@ -1,14 +1,15 @@
-"""Training sets from a corpus: one example per supporter turn (history -> reply), in TRL's formats.
+"""Training sets from a corpus: one example per supporter turn (history -> reply).
 
 Each example is a conversational prompt-completion pair: ``prompt`` is the system prompt plus the dialogue so far
 (seeker = ``user``, supporter = ``assistant``) and ``completion`` the supporter's reply as one ``assistant``
-message. TRL's SFTTrainer then computes the loss on the completion only, i.e. on the supporter reply, never on the
-history (``Example.messages`` gives the same example as one ``messages`` list). The target can carry the
-strategy and/or the reasoning before the reply (:func:`format_target`); :func:`parse_reply` strips them again.
+message (``Example.to_trl`` gives it in TRL's prompt-completion format, ``Example.messages`` as one ``messages``
+list). Training computes the loss on the completion only, i.e. on the supporter reply, never on the history; it
+reads the examples tokenised and cached (:mod:`socialsim.chatbot.tokenised`), built with the same functions as here.
+Evaluation uses :func:`build_training_set`. The target can carry the strategy and/or the reasoning before the reply
+(:func:`format_target`); :func:`parse_reply` strips them again.
 """
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,13 +62,6 @@ class TrainingSet:
     dialogues: int
     truncated: int = 0  # examples whose oldest turns were dropped to fit max_length
     meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def data_hash(self) -> str:
-        """Fingerprint of the exact examples (recorded in the run folder; resuming with other data is refused)."""
-        payload = json.dumps([[e.to_trl() for e in self.train], [e.to_trl() for e in self.validation]],
-                             sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def format_target(turn: Turn, options: DatasetConfig) -> str:
