@@ -49,6 +49,7 @@ class TrainResult:
     resumed_from: str | None
     device: str
     precision: str
+    precision_fallback: str | None  # why the precision differs from the one asked for
     tokenise_seconds: float  # 0 when the tokenised data came from the cache
     cache_hit: bool
 
@@ -205,7 +206,8 @@ def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *,
         validation_examples=len(validation_rows), steps=trainer.state.global_step, train_seconds=seconds,
         tokens=tokens, tokens_per_s=session_tokens / seconds if seconds else 0.0,
         train_loss=output.training_loss, validation_loss=validation_loss, resumed_from=last,
-        device=runtime.device, precision=runtime.precision, tokenise_seconds=round(tokenise_seconds, 2),
+        device=runtime.device, precision=runtime.precision, precision_fallback=runtime.fallback,
+        tokenise_seconds=round(tokenise_seconds, 2),
         cache_hit=data.cache_hit)
     write_atomic(out / "run.json", json.dumps({**record, "result": asdict(result)}, indent=2))
     return result

@@ -58,7 +58,8 @@ def train(
     if result.resumed_from:
         typer.echo(f"resumed from {result.resumed_from}")
     data = "from the cache" if result.cache_hit else f"tokenised in {result.tokenise_seconds:.1f}s"
-    typer.echo(f"device {result.device}, {result.precision}; training data {data}")
+    fallback = f" ({result.precision_fallback})" if result.precision_fallback else ""
+    typer.echo(f"device {result.device}, {result.precision}{fallback}; training data {data}")
     typer.echo(f"trained on {result.train_examples} examples ({result.validation_examples} for validation): "
                f"{result.steps} steps in {result.train_seconds:.0f}s, {result.tokens} tokens = "
                f"{result.tokens_per_s:.0f} tokens/s")
@@ -94,9 +95,10 @@ def eval_chatbot(
         return
     typer.echo(format_table({model: result.scores}))
     env = result.meta["environment"]
+    fallback = f" ({env['precision_fallback']})" if env["precision_fallback"] else ""
     typer.echo(f"{TOKENIZER_NOTE}; greedy={not loaded.config.chatbot.generation.do_sample}; "
                f"generation {result.meta['generation_tokens_per_s']} tokens/s on {env['device_name']}, "
-               f"{env['precision']}; {result.meta['wall_seconds']:.0f}s")
+               f"{env['precision']}{fallback}; {result.meta['wall_seconds']:.0f}s")
     typer.echo(f"written: {result.out_dir}/predictions.jsonl, {result.out_dir}/scores.json")
 
 
