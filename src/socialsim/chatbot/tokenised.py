@@ -180,6 +180,8 @@ class _Builder:
             return
         seg, turns = self.segments, merged.turns
         learn = list(learnable_turns(merged))
+        if not learn:  # nothing to learn from: its messages are not stored
+            return
         targets = {i: format_target(turns[i], self.options) for i in learn}
         extra = [i for i in learn if targets[i] != turns[i].text]  # targets with a strategy or reasoning
         texts = [seg.text("user" if t.speaker == "seeker" else "assistant", t.text) for t in turns]
