@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from socialsim.cli.state import STATE
 from socialsim.corpus.export import FORMATS, export_corpus
 
 
@@ -14,5 +15,6 @@ def export(
     input_format: str = typer.Option("auto", help="Format of CORPUS (auto = detected from its first record)."),
 ) -> None:
     """Export every dialogue of CORPUS to OUT."""
+    STATE.load()  # the input limits
     count = export_corpus(corpus, format, out, input_format=input_format)
     typer.echo(f"exported {count} dialogues to {out} ({format})")

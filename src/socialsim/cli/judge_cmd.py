@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.readers import read_corpus
 from socialsim.errors import SocialsimError
 from socialsim.evaluation.judge import Judge, judge_corpora, pair_rows, pair_summary, sample, score_rows
@@ -33,6 +34,9 @@ def command(
     loaded = STATE.load(**{"roles.judge.model": model, "roles.judge.backend": backend,
                            "roles.judge.base_url": base_url})
     config = loaded.config
+    check_output(out, *[p for p in (corpus, pairwise) if p is not None], directory=True)
+    xs = list(read_corpus(corpus, format))  # read (and checked) before anything is written
+    ys = list(read_corpus(pairwise, format)) if pairwise is not None else []
     roles = config.backends(out)
     judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judgements.jsonl", roles.structured_attempts)
     typer.echo(f"judge: {judge.backend.describe()}; results -> {out / 'judgements.jsonl'}", err=True)
@@ -41,12 +45,11 @@ def command(
         try:
             if pairwise is None:
                 [name] = corpus_names([corpus])
-                summaries = await judge_corpora(judge, {name: list(read_corpus(corpus, format))}, n, progress)
+                summaries = await judge_corpora(judge, {name: xs}, n, progress)
                 typer.echo(text_table(score_rows(summaries)))
             else:
                 x_name, y_name = corpus_names([corpus, pairwise])
-                pairs, unmatched = pair_by_topic(list(read_corpus(corpus, format)),
-                                                 list(read_corpus(pairwise, format)), any_topic=any_topic)
+                pairs, unmatched = pair_by_topic(xs, ys, any_topic=any_topic)
                 chosen = {x.id for x in sample([x for x, _ in pairs], n)}
                 pairs = [(x, y) for x, y in pairs if x.id in chosen]
                 records = await judge.compare(pairs, progress)

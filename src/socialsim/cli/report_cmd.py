@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.filters import filter_table_path
@@ -16,7 +17,7 @@ from socialsim.evaluation.stats import corpus_names
 
 def _load(path: Path, format: str) -> list[Dialogue]:
     """A filtered corpus may be empty (the filters dropped everything): the page then shows the drop table."""
-    if filter_table_path(path).is_file() and path.is_file() and not path.read_text(encoding="utf-8").strip():
+    if filter_table_path(path).is_file() and path.is_file() and path.stat().st_size == 0:
         return []
     return list(read_corpus(path, format))
 
@@ -36,6 +37,8 @@ def command(
     """Statistics, plots, judge scores (optional) and the filter table (when CORPUS came from `socialsim filter`),
     side by side with the --compare corpora, in one page that opens offline."""
     paths = [corpus, *compare]
+    STATE.load()  # the input limits
+    check_output(out, *paths, directory=True)
     names = corpus_names(paths)
     corpora = {name: _load(path, format) for name, path in zip(names, paths, strict=True)}
     filters = {}

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import typer
 
+from socialsim.cli.state import STATE
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.stats import (
-    TOKENIZER_NOTE,
     corpus_names,
     corpus_stats,
+    notes,
     strategy_rows,
     summary_rows,
     text_table,
@@ -23,6 +24,7 @@ def command(
     topics: bool = typer.Option(False, "--topics/--no-topics", help="Also print the topic distribution."),
 ) -> None:
     """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity."""
+    STATE.load()  # the input limits
     stats = [corpus_stats(name, read_corpus(path, format)) for name, path in zip(corpus_names(corpora), corpora,
                                                                                   strict=True)]
     typer.echo(text_table(summary_rows(stats)))
@@ -30,4 +32,4 @@ def command(
         typer.echo("\n" + text_table(strategy_rows(stats)))
     if topics:
         typer.echo("\n" + text_table(topic_rows(stats)))
-    typer.echo(f"\n{TOKENIZER_NOTE}")
+    typer.echo(f"\n{notes(stats)}")

@@ -16,11 +16,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_lines, read_record
-from socialsim.corpus.readers import FORMATS, format_of
+from socialsim.corpus.readers import FORMATS, format_of, parse_record
 from socialsim.errors import InputFileError
 from socialsim.safety import detect_risk
 
@@ -176,15 +174,8 @@ class CorpusIndex:
         for line in iter_lines(path):
             if fmt is None:
                 fmt = format_of(path, line.record, line.number)
-            yield line.number, line.offset, line.length, fmt.name, self._parse(path, fmt.name, line.record,
-                                                                                 line.number)
-
-    @staticmethod
-    def _parse(path: Path, format: str, record: dict, line: int) -> Dialogue:
-        try:
-            return FORMATS[format].parse(record, f"{path.stem}:{line}")
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise InputFileError(str(path), f"not a valid {format} record ({exc})", line, 1) from None
+            yield line.number, line.offset, line.length, fmt.name, parse_record(path, fmt, line.record,
+                                                                                  line.number)
 
     def _build(self, db: sqlite3.Connection, path: Path, format: str) -> None:
         db.executescript(_SCHEMA)
@@ -254,14 +245,14 @@ class CorpusIndex:
     def read(self, number: int, row: int) -> Dialogue | None:
         """The dialogue at ``row`` of corpus ``number`` (None when there is none), read by seeking."""
         corpus = self.corpus(number)
-        if corpus is None:
+        if corpus is None or not 0 <= row < corpus.size:
             return None
         with corpus.lock:
             found = corpus.db.execute("SELECT line, offset, length FROM dialogues WHERE row=?", (row,)).fetchone()
         if found is None:
             return None
         line, offset, length = found
-        return self._parse(corpus.path, corpus.format, read_record(corpus.path, offset, length), line)
+        return parse_record(corpus.path, FORMATS[corpus.format], read_record(corpus.path, offset, length), line)
 
     def rows(self, number: int) -> list[tuple[int, str, str | None]]:
         """(row, id, topic) of every dialogue in a corpus (for sampling annotation tasks)."""

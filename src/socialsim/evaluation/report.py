@@ -15,16 +15,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive
 from socialsim.evaluation.judge import DIMENSIONS, score_rows
 from socialsim.evaluation.stats import (
-    TOKENIZER_NOTE,
     CorpusStats,
     corpus_stats,
     csv_text,
     markdown_table,
+    notes,
     strategy_rows,
     summary_rows,
     topic_rows,
@@ -92,11 +92,14 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
     for i, s in enumerate(stats):
         if not s.dialogues:
             continue
-        axes[0].hist(s.turns, bins=range(0, top + 3, 2), histtype="step", density=True, linewidth=1.8,
-                     color=COLORS[i % len(COLORS)], label=s.name)
+        axes[0].hist(list(s.turns), weights=list(s.turns.values()), bins=range(0, top + 3, 2), histtype="step",
+                     density=True, linewidth=1.8, color=COLORS[i % len(COLORS)], label=s.name)
         for ax, role in zip(axes[1:], ("seeker", "supporter"), strict=True):
-            ax.hist([min(x, 60) for x in s.lengths[role]], bins=range(0, 62, 3), histtype="step", density=True,
-                    linewidth=1.8, color=COLORS[i % len(COLORS)], label=s.name)
+            if not s.lengths[role]:
+                continue
+            ax.hist([min(x, 60) for x in s.lengths[role]], weights=list(s.lengths[role].values()),
+                    bins=range(0, 62, 3), histtype="step", density=True, linewidth=1.8,
+                    color=COLORS[i % len(COLORS)], label=s.name)
     for ax, title in zip(axes, ("speaker turns per dialogue", "words per seeker utterance",
                                 "words per supporter utterance"), strict=True):
         ax.set_title(title, fontsize=10)
@@ -182,6 +185,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
                  title: str = "Corpus report") -> Path:
     """Write report.html, report.md, the tables as CSV and the plots as PNG into ``out_dir``; return the page."""
     out = Path(out_dir)
+    check_output(out, directory=True)
     stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
     tables = {"summary": summary_rows(stats), "strategies": strategy_rows(stats), "topics": topic_rows(stats)}
     if judged:
@@ -194,7 +198,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
     context = {
         "title": title, "version": __version__, "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
-        "tables": tables, "figures": figs, "tokenizer": TOKENIZER_NOTE, "judge_model": judge_model,
+        "tables": tables, "figures": figs, "tokenizer": notes(stats), "judge_model": judge_model,
         "filters": filter_tables or {},
         "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items() if dialogues},
     }
