@@ -149,8 +149,8 @@ COMMANDS = [
                                  "4", "--min-turns", "2", "--no-progress"), "folder", stdout=False),
     Command("annotate create", "corpus", ("annotate", "create", "--corpus", "IN", "--db", "OUT", "-n", "2"),
             "file", stdout=False),
-    Command("annotate export", "judgements", ("annotate", "export", "--judge", "IN", "--db", "ann.sqlite", "--out",
-                                              "OUT", "--", "TASK"), "file", ("out.json",),
+    Command("annotate export", "judgements", ("annotate", "export", "TASK", "--judge", "IN", "--db", "ann.sqlite",
+                                              "--out", "OUT"), "file", ("out.json",),
             correct=frozenset({"empty"})),
 ]
 

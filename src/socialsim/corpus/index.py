@@ -101,7 +101,7 @@ class Corpus:
 
 def _fts_query(text: str) -> str:
     """User text -> an FTS5 query matching all its words (each quoted, so no FTS syntax can be injected)."""
-    words = [w.replace('"', '""') for w in text.split()]
+    words = [w.replace('"', '""') for w in text.replace("\x00", " ").split()]  # FTS5 strings end at NUL
     return " ".join(f'"{w}"' for w in words)
 
 
@@ -228,9 +228,9 @@ class CorpusIndex:
         if filters.min_judge is not None:
             where.append("j.score >= ?")
             args.append(filters.min_judge)
-        if filters.text and filters.text.strip():
+        if filters.text and (query := _fts_query(filters.text)):
             where.append("d.row IN (SELECT rowid FROM search WHERE search MATCH ?)")
-            args.append(_fts_query(filters.text))
+            args.append(query)
         sql_where = " AND ".join(where)
         page = max(1, page)
         source = "dialogues d LEFT JOIN judge j ON j.row = d.row"

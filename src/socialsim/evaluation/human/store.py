@@ -136,7 +136,9 @@ class AnnotationStore:
         if pairwise and not corpus_b:
             raise SocialsimError("a pairwise task needs the name of corpus B")
         rng = random.Random(seed)
-        task_id = secrets.token_urlsafe(9)
+        task_id = "-"
+        while task_id.startswith("-"):  # an id starting with "-" would read as an option on the command line
+            task_id = secrets.token_urlsafe(9)
         kind: TaskKind = "pairwise" if pairwise else "single"
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
