@@ -96,7 +96,8 @@ def _dialogues() -> list[dict[str, Any]]:
 VALID: dict[str, bytes] = {
     "corpus": _lines(_dialogues()),
     "bank": _lines([d["profile"] for d in _dialogues()[:2]]),
-    "predictions": _lines([{"prediction": f"That sounds hard, tell me more {i}.", "reference": f"I hear you {i}."}
+    "predictions": _lines([{"prediction": f"That sounds hard, tell me more about what happened at work {i}. " * 3,
+                            "reference": f"I hear you, it must be exhausting to carry all of this alone {i}. " * 3}
                            for i in range(3)]),
     "posts": _lines([{"id": f"post{i}", "text": f"My manager keeps adding shifts and I cannot sleep ({i})."}
                      for i in range(2)]),

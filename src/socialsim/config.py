@@ -47,7 +47,7 @@ class StructuredConfig(BaseModel):
 class InputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_record_bytes: int = Field(
-        DEFAULT_MAX_RECORD_BYTES, ge=1024,
+        DEFAULT_MAX_RECORD_BYTES, ge=256,
         description="Largest JSONL record (one line) any reader accepts: corpora, persona banks, predictions, "
         "judgements. A bigger one is an error naming file and line, and is never held in memory whole.")
 

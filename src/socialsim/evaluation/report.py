@@ -24,6 +24,7 @@ from socialsim.evaluation.stats import (
     corpus_stats,
     csv_text,
     markdown_table,
+    markdown_text,
     notes,
     strategy_rows,
     summary_rows,
@@ -210,14 +211,16 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
 
 
 def _markdown(ctx: dict[str, Any]) -> str:
-    parts = [f"# {ctx['title']}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
-    parts += [f"- **{name}**: {n:,} dialogues {f'({src})' if src else ''}" for name, src, n in ctx["corpora"]]
+    esc = markdown_text
+    parts = [f"# {esc(ctx['title'])}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
+    parts += [f"- **{esc(name)}**: {n:,} dialogues {f'({esc(src)})' if src else ''}"
+              for name, src, n in ctx["corpora"]]
     headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
-                "judge": f"LLM-judge scores (model: {ctx['judge_model']})"}
+                "judge": f"LLM-judge scores (model: {esc(str(ctx['judge_model']))})"}
     for key, rows in ctx["tables"].items():
         parts += ["", f"## {headings[key]}", "", markdown_table(rows)]
     for name, rows in ctx["filters"].items():
-        parts += ["", f"## Filtering: {name}", "", markdown_table(rows)]
+        parts += ["", f"## Filtering: {esc(name)}", "", markdown_table(rows)]
     parts += ["", "## Plots", ""] + [f"![{f.title}]({f.key}.png)" for f in ctx["figures"]]
     parts += ["", f"_{ctx['tokenizer']}_", ""]
     return "\n".join(parts)

@@ -214,8 +214,13 @@ def csv_text(rows: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
+def markdown_text(text: str) -> str:
+    """Text from a corpus made inert in Markdown: raw HTML would be rendered (and run) by Markdown viewers."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_table(rows: list[list[str]]) -> str:
-    cells = [[c.replace("|", "\\|") for c in r] for r in rows]
+    cells = [[markdown_text(c).replace("|", "\\|") for c in r] for r in rows]
     head = "| " + " | ".join(cells[0]) + " |"
     sep = "|" + "|".join(["---", *["---:"] * (len(cells[0]) - 1)]) + "|"
     return "\n".join([head, sep, *["| " + " | ".join(r) + " |" for r in cells[1:]]])
