@@ -133,17 +133,18 @@ class Command:
 
 COMMANDS = [
     Command("filter", "corpus", ("filter", "IN", "OUT"), "file",
-            ("out.jsonl", "out.drops.jsonl", "out.filter.md", "out.filter.csv")),
+            ("new/out.jsonl", "new/out.drops.jsonl", "new/out.filter.md", "new/out.filter.csv")),
     Command("stats", "corpus", ("stats", "IN")),
     Command("report", "corpus", ("report", "IN", "--out", "OUT"), "folder",
-            ("out/summary.csv", "out/strategies.csv", "out/topics.csv"), stdout=False),
-    Command("export", "corpus", ("export", "IN", "--format", "messages", "--out", "OUT"), "file", ("out.jsonl",)),
+            ("new/out/summary.csv", "new/out/strategies.csv", "new/out/topics.csv"), stdout=False),
+    Command("export", "corpus", ("export", "IN", "--format", "messages", "--out", "OUT"), "file",
+            ("new/out.jsonl",)),
     Command("score", "predictions", ("score", "IN")),
     Command("estimate", "corpus", ("estimate", "-n", "10", "--corpus", "IN")),
     Command("judge", "corpus", (*MODEL, "judge", "IN", "--out", "OUT", "--no-progress"), "folder", stdout=False),
     Command("personas stats", "bank", ("personas", "stats", "IN")),
     Command("personas sample", "bank", ("personas", "sample", "IN", "-n", "1", "--out", "OUT"), "file",
-            ("out.jsonl",)),
+            ("new/out.jsonl",)),
     Command("personas build", "posts", (*MODEL, "personas", "build", "--source", "posts:IN", "--out", "OUT",
                                         "--no-progress"), "file", stdout=False),
     Command("simulate", "bank", (*MODEL, "simulate", "--personas", "IN", "--out", "OUT", "-n", "1", "--max-turns",
@@ -151,7 +152,7 @@ COMMANDS = [
     Command("annotate create", "corpus", ("annotate", "create", "--corpus", "IN", "--db", "OUT", "-n", "2"),
             "file", stdout=False),
     Command("annotate export", "judgements", ("annotate", "export", "TASK", "--judge", "IN", "--db", "ann.sqlite",
-                                              "--out", "OUT"), "file", ("out.json",),
+                                              "--out", "OUT"), "file", ("new/out.json",),
             correct=frozenset({"empty"})),
 ]
 
@@ -224,9 +225,10 @@ def prepare(command: Command, kind: str, folder: Path, huge: Path) -> tuple[list
     export's database)."""
     folder.mkdir(parents=True)
     valid = VALID[command.input]
-    src, out = folder / "in.jsonl", folder / ("out" if command.output == "folder" else "out.jsonl")
+    # outputs go to a folder that does not exist yet: a failed command must not leave it behind either
+    src, out = folder / "in.jsonl", folder / "new" / ("out" if command.output == "folder" else "out.jsonl")
     if command.name == "annotate export":
-        out = folder / "out.json"
+        out = folder / "new" / "out.json"
     lines = valid.splitlines(keepends=True)
     content: bytes | None = {
         "empty": b"",
@@ -248,6 +250,7 @@ def prepare(command: Command, kind: str, folder: Path, huge: Path) -> tuple[list
     if kind == "in_is_out":
         out = src
     elif kind == "out_wrong_kind":
+        out.parent.mkdir()
         if command.output == "folder":
             out.write_bytes(b"an existing file\n")
         else:
