@@ -173,3 +173,15 @@ def test_corpus_stats_are_the_same_streamed_or_from_a_list():
     assert streamed == summary_rows([corpus_stats("c", dialogues)])
     rows = dict((r[0], r[1]) for r in streamed)
     assert rows["dialogues"] == "30" and not rows["Distinct-2 (all)"].startswith("~")
+
+
+def test_an_output_linked_to_the_input_is_refused_before_any_work(tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_bytes(VALID["corpus"])
+    (tmp_path / "hard.jsonl").hardlink_to(corpus)
+    (tmp_path / "soft.jsonl").symlink_to(corpus)
+    for link in ("hard.jsonl", "soft.jsonl"):
+        run = run_cli(["filter", str(corpus), str(tmp_path / link)], tmp_path)
+        assert run.code == 2 and "is also an input" in run.stderr, run.stderr
+    assert corpus.read_bytes() == VALID["corpus"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "hard.jsonl", "soft.jsonl"]

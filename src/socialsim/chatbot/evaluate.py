@@ -23,7 +23,7 @@ from socialsim.chatbot.config import ChatbotConfig, DatasetConfig
 from socialsim.chatbot.dataset import Example, build_training_set, chat_token_counter, file_sha256, parse_reply
 from socialsim.chatbot.engine import NLL, LocalChatbot
 from socialsim.chatbot.model import ModelSource, resolve_model
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
@@ -114,6 +114,7 @@ def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *
     data = Path(data)
     source = chatbot.source if chatbot and chatbot.source else resolve_model(model)
     out = Path(out_dir) if out_dir else default_out_dir(source, data, max_samples)
+    check_output(out, data, directory=True)
     loaded_at = time.perf_counter()
     bot = chatbot or LocalChatbot.load(source, config.generation, config.training.memory_fraction)
     load_seconds = time.perf_counter() - loaded_at

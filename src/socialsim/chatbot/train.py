@@ -23,7 +23,7 @@ from typing import Any
 from socialsim.chatbot.config import ChatbotConfig
 from socialsim.chatbot.dataset import TrainingSet, build_training_set, chat_token_counter
 from socialsim.chatbot.model import META_FILE, MODEL_DIR, load_model, load_tokenizer, resolve_model
-from socialsim.corpus.atomic import write_atomic, write_lines_atomic
+from socialsim.corpus.atomic import check_output, write_atomic, write_lines_atomic
 from socialsim.errors import InputFileError, SocialsimError
 
 
@@ -106,6 +106,7 @@ def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *,
         torch.set_num_threads(t.n_threads)
     if not corpus.is_file():
         raise InputFileError(str(corpus), "file not found", hint="give the path of a corpus JSONL file")
+    check_output(out, corpus, directory=True)
     source = resolve_model(t.base_model)
     tokenizer = load_tokenizer(source)
     data = build_training_set(corpus, config.data, chat_token_counter(tokenizer), format)

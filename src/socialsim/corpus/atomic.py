@@ -15,7 +15,7 @@ from socialsim.errors import SocialsimError
 def check_output(target: Path, *inputs: Path, directory: bool = False) -> None:
     """Refuse, before any work, an output that is an input or has the wrong kind (file vs folder)."""
     for source in inputs:
-        if source.exists() and target.exists() and source.resolve() == target.resolve():
+        if source.exists() and target.exists() and os.path.samefile(source, target):  # links included
             raise SocialsimError(f"{target} is also an input: writing it would destroy the input",
                                  "choose another output path")
     if target.exists() and target.is_dir() != directory:
