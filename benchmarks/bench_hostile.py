@@ -1,6 +1,6 @@
 """Memory under hostile or large inputs (issue 18), this code side by side with a baseline checkout.
 
-    .venv/bin/python benchmarks/bench_hostile.py memory  [--baseline-src DIR] [--sizes 1000 20000]
+    .venv/bin/python benchmarks/bench_hostile.py memory  [--baseline-src DIR] [--sizes 1000 20000] [--commands stats]
     .venv/bin/python benchmarks/bench_hostile.py webapp  [--baseline-src DIR] [--gigabytes 1]
 
 ``memory``: peak RSS (the child's ru_maxrss) and wall time of `socialsim stats` and `socialsim filter` on
@@ -46,7 +46,7 @@ def run_measured(args: list[str], src: Path) -> tuple[int, float, float]:
     return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024, time.perf_counter() - start
 
 
-def memory(sizes: list[int], sources: dict[str, Path], work: Path) -> list[dict]:
+def memory(sizes: list[int], sources: dict[str, Path], work: Path, only: list[str] | None = None) -> list[dict]:
     rows = []
     for size in sizes:
         corpus = work / f"corpus-{size}.jsonl"
@@ -57,6 +57,8 @@ def memory(sizes: list[int], sources: dict[str, Path], work: Path) -> list[dict]
                     "filter (no near_duplicate)": ["filter", str(corpus), str(work / "kept.jsonl"), "--rules",
                                                    RULES_BUT_DUPLICATES]}
         for name, args in commands.items():
+            if only and name.split()[0] not in only:
+                continue
             for label, src in sources.items():
                 if label == "baseline" and "no near_duplicate" in name:
                     continue  # measures this code's MinHash index only
@@ -154,6 +156,7 @@ def main() -> None:
     parser.add_argument("what", choices=["memory", "webapp"])
     parser.add_argument("--baseline-src", type=Path, help="src folder of the checkout to compare with")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000])
+    parser.add_argument("--commands", nargs="+", choices=["stats", "filter"], help="memory: only these")
     parser.add_argument("--gigabytes", type=float, default=1.0)
     parser.add_argument("--work", type=Path, help="folder for the generated corpora (default: a temp folder)")
     args = parser.parse_args()
@@ -162,8 +165,10 @@ def main() -> None:
         sources["baseline"] = args.baseline_src.resolve()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_hostile-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows = memory(args.sizes, sources, work) if args.what == "memory" else webapp(args.gigabytes, sources, work)
-    out = ROOT / "reports" / "bench_hostile" / f"{args.what}.json"
+    rows = memory(args.sizes, sources, work, args.commands) if args.what == "memory" else webapp(
+        args.gigabytes, sources, work)
+    name = "-".join([args.what, *(args.commands or [])])
+    out = ROOT / "reports" / "bench_hostile" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"load_average": os.getloadavg(), "rows": rows}, indent=2))
     print(f"-> {out}")

@@ -32,6 +32,15 @@ def distinct_n(tokenized: Iterable[Sequence[str]], n: int) -> float:
     return 100.0 * len(unique) / total if total else 0.0
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (a radix sort for integers): several times faster than its hash table here."""
+    values = np.sort(values, kind="stable")
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser: spreads every input bit over the whole 64-bit hash."""
     x = x ^ (x >> np.uint64(30))
@@ -51,7 +60,7 @@ class _UniqueHashes:
 
     def add(self, hashes: np.ndarray) -> None:
         if self.exact is not None:
-            self.exact = np.union1d(self.exact, hashes)
+            self.exact = _sorted_unique(np.concatenate([self.exact, hashes]))
             if len(self.exact) <= self.limit:
                 return
             hashes, self.exact = self.exact, None
@@ -121,7 +130,7 @@ class NgramDiversity:
                 grams = _mix(combined[valid] ^ np.uint64(n))
                 self.totals[n] += len(grams)
                 if len(grams):
-                    self._unique[n].add(np.unique(grams))
+                    self._unique[n].add(_sorted_unique(grams))
 
     def unique(self, n: int) -> float:
         self._flush()
