@@ -18,7 +18,7 @@ from socialsim.evaluation.stats import corpus_stats, summary_rows
 from socialsim.llm.registry import register_backend
 from socialsim.metrics.distinct import NgramDiversity, distinct_n
 from socialsim.metrics.tokenize import _treebank, tokens
-from test_fuzz_inputs import VALID, run_cli
+from test_fuzz_inputs import CORRECT, KINDS, VALID, Command, prepare, run_cli, snapshot
 from test_simulation_loop import make_profile
 from webapp_data import synthetic_dialogue
 
@@ -185,3 +185,24 @@ def test_an_output_linked_to_the_input_is_refused_before_any_work(tmp_path):
         assert run.code == 2 and "is also an input" in run.stderr, run.stderr
     assert corpus.read_bytes() == VALID["corpus"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "hard.jsonl", "soft.jsonl"]
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("in_is_out", "out_wrong_kind")])
+def test_the_web_apps_corpus_index_gives_one_clear_error_and_leaves_nothing(kind, tmp_path):
+    """What `socialsim serve --corpus` reads (the index is cached in a folder beside the database)."""
+    from socialsim.webapp.app import build
+
+    huge = tmp_path / "huge.jsonl"  # over the 1 MiB record limit
+    huge.write_bytes(b'{"id": "x", "turns": [{"speaker": "seeker", "text": "' + b"a " * (1 << 20) + b'"}]}\n')
+    folder = tmp_path / "case"
+    prepare(Command("serve", "corpus", ("IN",)), kind, folder, huge)
+    before = snapshot(folder)
+    state = folder / "state"
+    if kind in CORRECT:
+        app = build([folder / "in.jsonl"], state / "db.sqlite", index_cache=state / "index")
+        assert app.state.index.corpora[0].size == 4
+    else:
+        with pytest.raises(InputFileError) as error:
+            build([folder / "in.jsonl"], state / "db.sqlite", index_cache=state / "index")
+        assert "in.jsonl" in error.value.message and "\n" not in error.value.message
+        assert snapshot(folder) == before  # no index, no database, no folder

@@ -8,14 +8,15 @@ opens it at once and a changed corpus is indexed again. Mean judge scores (dialo
 loaded beside it at each start so the list can filter on them.
 """
 
+import contextlib
 import hashlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from socialsim.corpus.atomic import atomic_path
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_lines, read_record
 from socialsim.corpus.readers import FORMATS, format_of, parse_record
@@ -132,15 +133,10 @@ class CorpusIndex:
             target = self.cache_dir / f"{path.stem}-{key}.sqlite"
             cached = target.is_file()
             if not cached:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-                tmp.unlink(missing_ok=True)
-                db = sqlite3.connect(tmp)
-                try:
-                    self._build(db, path, format)
-                finally:
-                    db.close()
-                os.replace(tmp, target)  # a crash mid-build leaves no half index under the final name
+                # built beside its final name and renamed: a crash or bad input leaves no half index (nor the
+                # folders made for it)
+                with atomic_path(target) as tmp, contextlib.closing(sqlite3.connect(tmp)) as building:
+                    self._build(building, path, format)
             db = sqlite3.connect(target, check_same_thread=False)
         db.execute("CREATE TEMP TABLE judge (row INTEGER PRIMARY KEY, score REAL NOT NULL)")
         corpus = Corpus(number, path, db.execute("SELECT value FROM info WHERE key='format'").fetchone()[0], db,
