@@ -34,7 +34,7 @@ def app_client(tmp_path):
         (tmp_path / run).mkdir()
     a, b = write_corpus(tmp_path / "run1/dialogues.jsonl", 12), write_corpus(tmp_path / "run2/dialogues.jsonl", 4)
     app = build([f"ours={a}", str(b)], tmp_path / "db.sqlite", None)
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+    with TestClient(app, base_url="http://127.0.0.1", headers={"Sec-Fetch-Site": "same-origin"}) as client:  # a browser
         yield client
 
 
@@ -128,7 +128,7 @@ def test_comment_flag_and_skip_are_stored_and_exported(tmp_path):
 def test_skip_over_http_moves_on_and_the_form_keeps_its_comment(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", 4)
     app = build([corpus], tmp_path / "db.sqlite", None)
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+    with TestClient(app, base_url="http://127.0.0.1", headers={"Sec-Fetch-Site": "same-origin"}) as client:
         created = client.post("/tasks", data={"corpus_a": "0", "corpus_b": "none", "items": "2", "seed": "1",
                                               "dimensions": ["coherence", "safety"]}, follow_redirects=False)
         task_id = created.headers["location"].rsplit("/", 1)[1]

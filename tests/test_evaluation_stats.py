@@ -35,8 +35,8 @@ def test_distinct_entropy_and_lengths_match_hand_computed_values():
     # Question 2, Affirmation 1: H = -(2/3 log2 2/3 + 1/3 log2 1/3) = 0.9183 bits.
     assert st.strategy_entropy == pytest.approx(-(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3)))
     assert st.strategy_entropy == pytest.approx(0.9183, abs=1e-4)
-    assert st.vocabulary == 9 and st.dialogues == 2 and st.utterances == 6 and st.turns == [4, 2]
-    assert sum(st.lengths["seeker"]) / 3 == 2.0 and sum(st.lengths["supporter"]) / 3 == 3.0
+    assert st.vocabulary == 9 and st.dialogues == 2 and st.utterances == 6 and st.turns == {4: 1, 2: 1}
+    assert st.mean_length("seeker") == 2.0 and st.mean_length("supporter") == 3.0 and not st.estimated
     assert st.disclosure == {1: 0.5, 2: 2.0} and st.disclosure_n == {1: 2, 2: 1}  # every point, with its count
     assert st.intensity == {1: 4.5, 2: 2.0} and st.intensity_n == {1: 2, 2: 1}
     assert st.intensity_start_end == (4.5, 3.5)

@@ -12,7 +12,8 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from socialsim.config import SocialsimConfig
+from socialsim.config import SocialsimConfig, apply_input_limits
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.profile import Profile
 from socialsim.engine.ray_executor import RayOptions
@@ -35,14 +36,17 @@ async def simulate_async(out_dir: str | Path, n: int, *, personas: str | Path | 
     built from the built-in seeds into ``out_dir/personas.jsonl`` (resumable like the dialogues). With ``ray``, the
     dialogues are simulated on a Ray cluster (the bank is built here)."""
     out_dir, config = Path(out_dir), config or SocialsimConfig()
+    apply_input_limits(config)
+    check_output(out_dir, *([Path(personas)] if personas is not None else []), directory=True)
+    profiles = read_bank(personas) if personas is not None else None  # bad input: nothing written yet
     backends = config.backends(out_dir)
     built = None
     try:
-        if personas is None:
-            personas = out_dir / BANK
-            built = await build_bank(DEFAULT_SOURCE, personas, backends, config.personas, limit=n,
+        if profiles is None:
+            built = await build_bank(DEFAULT_SOURCE, out_dir / BANK, backends, config.personas, limit=n,
                                      progress=progress)
-        report = await simulate_corpus(read_bank(personas), out_dir, n, config.simulation, backends, force=force,
+            profiles = read_bank(out_dir / BANK)
+        report = await simulate_corpus(profiles, out_dir, n, config.simulation, backends, force=force,
                                        progress=progress, ray=ray)
     finally:
         await backends.aclose()

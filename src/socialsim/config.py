@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from socialsim.chatbot.config import ChatbotConfig
+from socialsim.corpus.jsonl import DEFAULT_MAX_RECORD_BYTES, set_max_record_bytes
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import EvaluationConfig
 from socialsim.llm.config import BackendSettings, LlamaCppSettings
@@ -43,6 +44,14 @@ class StructuredConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, description="Calls per structured answer (first try + re-asks).")
 
 
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_record_bytes: int = Field(
+        DEFAULT_MAX_RECORD_BYTES, ge=256,
+        description="Largest JSONL record (one line) any reader accepts: corpora, persona banks, predictions, "
+        "judgements. A bigger one is an error naming file and line, and is never held in memory whole.")
+
+
 class SocialsimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +68,7 @@ class SocialsimConfig(BaseModel):
     )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
+    input: InputConfig = Field(default_factory=InputConfig, description="Limits of every input file reader.")
     chatbot: ChatbotConfig = Field(default_factory=ChatbotConfig, description="Support chatbot (stage 6).")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig, description="Dialogue simulator.")
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
@@ -209,6 +219,11 @@ def load_config(
     except ValidationError as exc:
         raise _explain(exc, sources) from None
     return LoadedConfig(config, sources)
+
+
+def apply_input_limits(config: SocialsimConfig) -> None:
+    """Give every file reader of this process the config's record-size limit (the surfaces call this)."""
+    set_max_record_bytes(config.input.max_record_bytes)
 
 
 def describe_config(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:

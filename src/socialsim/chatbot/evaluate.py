@@ -24,7 +24,7 @@ from socialsim.chatbot.dataset import Example, build_training_set, chat_token_co
 from socialsim.chatbot.device import choose_runtime
 from socialsim.chatbot.engine import NLL, LocalChatbot
 from socialsim.chatbot.model import ModelSource, resolve_model
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
@@ -123,6 +123,7 @@ def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *
     started = time.perf_counter()
     source = chatbot.source if chatbot and chatbot.source else resolve_model(model)
     out = Path(out_dir) if out_dir else default_out_dir(source, data, max_samples)
+    check_output(out, data, directory=True)
     runtime = chatbot.runtime if chatbot else choose_runtime(config.device, config.precision)
     bot = chatbot or LocalChatbot.load(source, config.generation, config.training.memory_fraction, runtime)
     load_seconds = time.perf_counter() - started

@@ -30,7 +30,7 @@ from socialsim.chatbot.config import ChatbotConfig
 from socialsim.chatbot.device import Runtime, choose_runtime
 from socialsim.chatbot.model import META_FILE, MODEL_DIR, load_model, load_tokenizer, resolve_model
 from socialsim.chatbot.tokenised import ExampleDataset, PadCollator, TokenisedData, tokenise
-from socialsim.corpus.atomic import write_atomic, write_lines_atomic
+from socialsim.corpus.atomic import check_output, write_atomic, write_lines_atomic
 from socialsim.errors import InputFileError, SocialsimError
 
 
@@ -144,6 +144,7 @@ def train_chatbot(corpus: str | Path, out: str | Path, config: ChatbotConfig, *,
         torch.set_num_threads(t.n_threads)
     if not corpus.is_file():
         raise InputFileError(str(corpus), "file not found", hint="give the path of a corpus JSONL file")
+    check_output(out, corpus, directory=True)
     runtime = choose_runtime(config.device, config.precision)
     source = resolve_model(t.base_model)
     tokenizer = load_tokenizer(source)

@@ -151,6 +151,7 @@ def score(
     """Score any system's responses with the chatbot metrics (BLEU-1..4, ROUGE-L, Distinct-1/2, length)."""
     from socialsim.metrics.responses import TOKENIZER_NOTE, format_table, read_predictions, score_responses
 
+    STATE.load()  # the input limits
     scores = score_responses(*read_predictions(predictions))
     if as_json:
         typer.echo(json.dumps(scores, indent=2))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import typer
 
+from socialsim.cli.state import STATE
 from socialsim.corpus.export import FORMATS, export_corpus
 from socialsim.errors import SocialsimError
 
@@ -24,6 +25,7 @@ def export(
     prompt hashes, models, filter table, statistics, source licences)."""
     if push_to_hub and format != "hf":
         raise SocialsimError("--push-to-hub needs --format hf")
+    STATE.load()  # the input limits
     count = export_corpus(corpus, format, out, input_format=input_format)
     typer.echo(f"exported {count} dialogues to {out} ({format})")
     if format != "hf":

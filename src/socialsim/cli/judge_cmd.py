@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import read_corpus
 from socialsim.errors import SocialsimError
@@ -34,6 +35,10 @@ def command(
     loaded = STATE.load(**{"roles.judge.model": model, "roles.judge.backend": backend,
                            "roles.judge.base_url": base_url})
     config = loaded.config
+    labelled = label_corpora([corpus, *([pairwise] if pairwise is not None else [])])
+    check_output(out, *[c.path for c in labelled], directory=True)
+    xs = list(read_corpus(labelled[0].path, format))  # read (and checked) before anything is written
+    ys = list(read_corpus(labelled[1].path, format)) if pairwise is not None else []
     roles = config.backends(out)
     judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judgements.jsonl", roles.structured_attempts)
     typer.echo(f"judge: {judge.backend.describe()}; results -> {out / 'judgements.jsonl'}", err=True)
@@ -41,14 +46,11 @@ def command(
     async def run() -> None:
         try:
             if pairwise is None:
-                [x] = label_corpora([corpus])
-                summaries = await judge_corpora(judge, {x.label: list(read_corpus(x.path, format))}, n, progress)
+                summaries = await judge_corpora(judge, {labelled[0].label: xs}, n, progress)
                 typer.echo(text_table(score_rows(summaries)))
             else:
-                x, y = label_corpora([corpus, pairwise])
-                x_name, y_name = x.label, y.label
-                pairs, unmatched = pair_by_topic(list(read_corpus(x.path, format)),
-                                                 list(read_corpus(y.path, format)), any_topic=any_topic)
+                x_name, y_name = labelled[0].label, labelled[1].label
+                pairs, unmatched = pair_by_topic(xs, ys, any_topic=any_topic)
                 chosen = {x.id for x in sample([x for x, _ in pairs], n)}
                 pairs = [(x, y) for x, y in pairs if x.id in chosen]
                 records = await judge.compare(pairs, progress)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.corpus.labels import label_corpora
@@ -17,7 +18,7 @@ from socialsim.evaluation.judge import Judge, judge_corpora
 
 def _load(path: Path, format: str) -> list[Dialogue]:
     """A filtered corpus may be empty (the filters dropped everything): the page then shows the drop table."""
-    if filter_table_path(path).is_file() and path.is_file() and not path.read_text(encoding="utf-8").strip():
+    if filter_table_path(path).is_file() and path.is_file() and path.stat().st_size == 0:
         return []
     return list(read_corpus(path, format))
 
@@ -38,6 +39,8 @@ def command(
     """Statistics, plots, judge scores (optional) and the filter table (when CORPUS came from `socialsim filter`),
     side by side with the --compare corpora, in one page that opens offline."""
     labelled = label_corpora([corpus, *compare])
+    STATE.load()  # the input limits
+    check_output(out, *[c.path for c in labelled], directory=True)
     corpora = {c.label: _load(c.path, format) for c in labelled}
     filters, drops = {}, {}
     for c in labelled:

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socialsim.config import LoadedConfig, load_config, parse_assignment
+from socialsim.config import LoadedConfig, apply_input_limits, load_config, parse_assignment
 
 
 @dataclass
@@ -14,10 +14,13 @@ class CliState:
     debug: bool = False
 
     def load(self, **flag_overrides: Any) -> LoadedConfig:
-        """Resolve the config: file < env < ``--set`` < the command's own flags (None = flag not given)."""
+        """Resolve the config: file < env < ``--set`` < the command's own flags (None = flag not given); its
+        input limits then hold for every file the command reads."""
         overrides: dict[str, Any] = dict(parse_assignment(a) for a in self.assignments)
         overrides.update({k: v for k, v in flag_overrides.items() if v is not None})
-        return load_config(self.config_path, overrides=overrides)
+        loaded = load_config(self.config_path, overrides=overrides)
+        apply_input_limits(loaded.config)
+        return loaded
 
 
 STATE = CliState()

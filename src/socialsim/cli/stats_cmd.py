@@ -4,13 +4,14 @@ import json
 
 import typer
 
+from socialsim.cli.state import STATE
 from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.stats import (
     INTERVAL_NOTE,
-    TOKENIZER_NOTE,
     corpus_stats,
     matched,
+    notes,
     stats_json,
     strategy_rows,
     summary_rows,
@@ -30,6 +31,7 @@ def command(
 ) -> None:
     """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity.
     Means come with 95% intervals; several corpora are compared on Distinct-n at equal size."""
+    STATE.load()  # the input limits
     labelled = label_corpora(corpora)
     stats = [corpus_stats(c.label, read_corpus(c.path, format)) for c in labelled]
     comparison = matched(stats) if len(stats) > 1 else {}
@@ -41,4 +43,4 @@ def command(
         typer.echo("\n" + text_table(strategy_rows(stats)))
     if topics:
         typer.echo("\n" + text_table(topic_rows(stats)))
-    typer.echo(f"\n{TOKENIZER_NOTE}\n{INTERVAL_NOTE}")
+    typer.echo(f"\n{notes(stats)}\n{INTERVAL_NOTE}")

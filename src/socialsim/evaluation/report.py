@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive
 from socialsim.evaluation.compare import Matched
@@ -25,12 +25,13 @@ from socialsim.evaluation.judge import DIMENSIONS, score_rows
 from socialsim.evaluation.stats import (
     FEW,
     INTERVAL_NOTE,
-    TOKENIZER_NOTE,
     CorpusStats,
     corpus_stats,
     csv_text,
     markdown_table,
+    markdown_text,
     matched,
+    notes,
     strategy_rows,
     summary_rows,
     topic_rows,
@@ -105,7 +106,7 @@ def curve_series(stats: list[CorpusStats], kind: str) -> list[Series]:
             out.append(Series(s.name, s.label, list(points), list(points.values()),
                               [counts[k] >= FEW for k in points]))
         elif kind == "intensity" and s.survey_only and s.intensity_start_end:
-            end = max(2.0, mean(n for _, n in s.per_dialogue["seeker"]))
+            end = max(2.0, mean(s.per_dialogue["seeker"][1]))  # mean seeker utterances per dialogue
             out.append(Series(s.name, f"{s.label}: before / after survey", [1, end], list(s.intensity_start_end),
                               [True, True], dashed=True))
     return out
@@ -143,11 +144,14 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None,
     for i, s in enumerate(stats):
         if not s.dialogues:
             continue
-        axes[0].hist(s.turns, bins=range(0, top + 3, 2), histtype="step", density=True, linewidth=1.8,
-                     color=COLORS[i % len(COLORS)], label=s.label)
+        axes[0].hist(list(s.turns), weights=list(s.turns.values()), bins=range(0, top + 3, 2), histtype="step",
+                     density=True, linewidth=1.8, color=COLORS[i % len(COLORS)], label=s.label)
         for ax, role in zip(axes[1:], ("seeker", "supporter"), strict=True):
-            ax.hist([min(x, 60) for x in s.lengths[role]], bins=range(0, 62, 3), histtype="step", density=True,
-                    linewidth=1.8, color=COLORS[i % len(COLORS)], label=s.label)
+            if not s.lengths[role]:
+                continue
+            ax.hist([min(x, 60) for x in s.lengths[role]], weights=list(s.lengths[role].values()),
+                    bins=range(0, 62, 3), histtype="step", density=True, linewidth=1.8,
+                    color=COLORS[i % len(COLORS)], label=s.label)
     for ax, title in zip(axes, ("speaker turns per dialogue", "words per seeker utterance",
                                 "words per supporter utterance"), strict=True):
         ax.set_title(title, fontsize=10)
@@ -251,6 +255,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
     """Write report.html, report.md, the tables as CSV and the plots as PNG into ``out_dir``; return the page.
     ``drops`` are the dropped dialogues of a filtered corpus (``socialsim filter``'s drops file), with reasons."""
     out = Path(out_dir)
+    check_output(out, directory=True)
     stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
     comparison = matched(stats) if len(stats) > 1 else {}
     tables = {"summary": summary_rows(stats, comparison), "strategies": strategy_rows(stats),
@@ -265,7 +270,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
     context = {
         "title": title, "version": __version__, "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
-        "tables": tables, "figures": figs, "tokenizer": TOKENIZER_NOTE, "intervals": INTERVAL_NOTE,
+        "tables": tables, "figures": figs, "tokenizer": notes(stats), "intervals": INTERVAL_NOTE,
         "judge_model": judge_model, "filters": filter_tables or {}, "drops": drops or {}, "shown_drops": SHOWN_DROPS,
         "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items() if dialogues},
     }
@@ -277,14 +282,16 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
 
 
 def _markdown(ctx: dict[str, Any]) -> str:
-    parts = [f"# {ctx['title']}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
-    parts += [f"- **{name}**: {n:,} dialogues {f'({src})' if src else ''}" for name, src, n in ctx["corpora"]]
+    esc = markdown_text
+    parts = [f"# {esc(ctx['title'])}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
+    parts += [f"- **{esc(name)}**: {n:,} dialogues {f'({esc(src)})' if src else ''}"
+              for name, src, n in ctx["corpora"]]
     headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
-                "judge": f"LLM-judge scores (model: {ctx['judge_model']})"}
+                "judge": f"LLM-judge scores (model: {esc(str(ctx['judge_model']))})"}
     for key, rows in ctx["tables"].items():
         parts += ["", f"## {headings[key]}", "", markdown_table(rows)]
     for name, rows in ctx["filters"].items():
-        parts += ["", f"## Filtering: {name}", "", markdown_table(rows)]
+        parts += ["", f"## Filtering: {esc(name)}", "", markdown_table(rows)]
         if ctx["drops"].get(name):
             parts += ["", markdown_table([["dropped dialogue", "rule", "reasons"], *drop_rows(ctx["drops"][name])])]
     parts += ["", "## Plots", ""] + [f"![{f.title}]({f.key}.png)" for f in ctx["figures"]]

@@ -122,14 +122,21 @@ class AnnotationStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise SocialsimError(f"{self.path} is a folder", "give the annotation database's file path")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        if "note" not in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
-            self._db.execute("ALTER TABLE tasks ADD COLUMN note TEXT NOT NULL DEFAULT ''")  # a database of 0.1.0
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            if "note" not in {row[1] for row in self._db.execute("PRAGMA table_info(tasks)")}:
+                self._db.execute("ALTER TABLE tasks ADD COLUMN note TEXT NOT NULL DEFAULT ''")  # a 0.1.0 database
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise SocialsimError(f"{self.path}: not an annotation database ({exc})",
+                                 "give the file `socialsim serve` or `annotate create` made, or a new path") from None
 
     def close(self) -> None:
         self._db.close()
