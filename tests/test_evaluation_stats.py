@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from conftest import ESCONV
 from socialsim.cli.main import app
 from socialsim.corpus.dialogue import Dialogue, Turn
-from socialsim.evaluation.stats import corpus_stats, summary_rows
+from socialsim.evaluation.stats import corpus_stats, strategy_rows, summary_rows
 
 
 def fixture() -> list[Dialogue]:
@@ -41,6 +41,14 @@ def test_distinct_entropy_and_lengths_match_hand_computed_values():
     assert st.intensity == {1: 4.5, 2: 2.0} and st.intensity_n == {1: 2, 2: 1}
     assert st.intensity_start_end == (4.5, 3.5)
     assert st.topics == {"grief": 1, "work": 1}
+
+
+def test_an_empty_corpus_shows_no_strategy_shares_rather_than_zeros():
+    rows = strategy_rows([corpus_stats("kept", []), corpus_stats("fixture", fixture())])
+    assert rows[0] == ["strategy (% of supporter utterances)", "kept", "fixture"]
+    by_name = {r[0]: r[1:] for r in rows[1:]}
+    assert all(kept == "-" for kept, _ in by_name.values())  # nothing to share, not 0% of everything
+    assert by_name["Question"][1] == "66.7" and by_name["Affirmation and Reassurance"][1] == "33.3"
 
 
 def test_esconv_test_matches_its_readme():

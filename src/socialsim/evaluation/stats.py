@@ -299,9 +299,10 @@ def notes(stats: list[CorpusStats]) -> str:
 
 
 def strategy_rows(stats: list[CorpusStats]) -> list[list[str]]:
-    shares = [s.strategy_shares() for s in stats]
+    shares = [s.strategy_shares() if sum(s.strategies.values()) else None for s in stats]  # None: nothing to share
     return [["strategy (% of supporter utterances)", *[s.name for s in stats]],
-            *[[name, *[f"{100 * sh[name]:.1f}" for sh in shares]] for name in shares[0]]]
+            *[[name, *[f"{100 * sh[name]:.1f}" if sh else "-" for sh in shares]]
+              for name in (*STRATEGIES, NO_STRATEGY, INVALID_STRATEGY)]]
 
 
 def topic_rows(stats: list[CorpusStats], top: int = 15) -> list[list[str]]:
