@@ -1,4 +1,4 @@
-"""``socialsim stats CORPUS [CORPUS...]``: statistics of several corpora side by side."""
+"""``socialsim stats CORPUS [CORPUS...]``: statistics and quality measures of several corpora side by side."""
 
 from pathlib import Path
 
@@ -21,13 +21,42 @@ def command(
     format: str = typer.Option("auto", "--format", help="Input format of every corpus (auto = detected)."),
     strategies: bool = typer.Option(True, "--strategies/--no-strategies", help="Also print strategy shares."),
     topics: bool = typer.Option(False, "--topics/--no-topics", help="Also print the topic distribution."),
+    quality: bool = typer.Option(True, "--quality/--no-quality", help="Also print the quality measures (cue "
+                                 "labels, profile copies, repetition, filter retention; with [embed]: disclosure, "
+                                 "and with --reference: realism and strategy consistency)."),
+    reference: Path | None = typer.Option(None, "--reference", help="Reference corpus of the realism and "
+                                          "strategy measures, e.g. ../shared/data/esconv/test.jsonl.", dir_okay=False),
 ) -> None:
-    """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity."""
-    stats = [corpus_stats(name, read_corpus(path, format)) for name, path in zip(corpus_names(corpora), corpora,
-                                                                                  strict=True)]
+    """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity,
+    and quality measures with 95% intervals."""
+    names = corpus_names(corpora)
+    stats = [corpus_stats(name, read_corpus(path, format)) for name, path in zip(names, corpora, strict=True)]
     typer.echo(text_table(summary_rows(stats)))
+    if quality:
+        _quality(names, corpora, format, reference)
     if strategies:
         typer.echo("\n" + text_table(strategy_rows(stats)))
     if topics:
         typer.echo("\n" + text_table(topic_rows(stats)))
     typer.echo(f"\n{TOKENIZER_NOTE}")
+
+
+def _quality(names: list[str], paths: list[Path], format: str, reference: Path | None) -> None:
+    from socialsim.cli.state import STATE
+    from socialsim.evaluation.quality import (
+        EMBED_NOTE,
+        embedding_measures_available,
+        load_reference,
+        measure,
+        quality_rows,
+    )
+
+    filters = STATE.load().config.evaluation.filters
+    ref = load_reference(reference) if reference else None
+    results = [measure(name, list(read_corpus(path, format)), ref, filters) for name, path in zip(names, paths,
+                                                                                                   strict=True)]
+    typer.echo("\n" + text_table(quality_rows(results, ref)))
+    if not embedding_measures_available():
+        typer.echo(EMBED_NOTE)
+    elif ref is None:
+        typer.echo("realism and strategy consistency need --reference (e.g. ../shared/data/esconv/test.jsonl)")
