@@ -96,20 +96,23 @@ class EmbeddingDetector:
 
     def __init__(self, thresholds: dict[str, float] | None = None) -> None:
         self.thresholds = thresholds or THRESHOLDS
-        self._probes: dict[str, tuple[list[str], np.ndarray]] = {}  # profile id -> (field of each probe, vectors)
+        # the disclosable fields' texts -> (field of each probe, probe vectors); keyed by content, not by profile
+        # id, so two profiles sharing an id never share probes
+        self._probes: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
 
     def similarities(self, profile: Profile, said: str) -> dict[str, float]:
         """Best cosine of any sentence of ``said`` with any probe of each field."""
         from socialsim.embeddings import embed_cached
 
-        if profile.id not in self._probes:
+        key = tuple(profile.text_of(name) for name in DISCLOSABLE_FIELDS)
+        if key not in self._probes:
             owners, texts = [], []
             for name in DISCLOSABLE_FIELDS:
                 probes = field_probes(profile, name)
                 owners += [name] * len(probes)
                 texts += probes
-            self._probes[profile.id] = (owners, embed_cached(texts))
-        owners, vectors = self._probes[profile.id]
+            self._probes[key] = (owners, embed_cached(texts))
+        owners, vectors = self._probes[key]
         sims = (embed_cached(list(dict.fromkeys([said, *_pieces(said)]))) @ vectors.T).max(axis=0)
         best: dict[str, float] = {}
         for name, sim in zip(owners, sims, strict=True):

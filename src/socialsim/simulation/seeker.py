@@ -11,6 +11,7 @@ from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile, field_label
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import Structured, complete_structured
 from socialsim.llm.types import Message, Sampling
+from socialsim.metrics.tokenize import content_words
 from socialsim.prompts import render
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.disclosure import DisclosureState, make_detector
@@ -18,6 +19,16 @@ from socialsim.simulation.exemplars import ExemplarIndex
 from socialsim.simulation.schemas import SeekerReply
 
 SYSTEM_TEMPLATE, TURN_TEMPLATE, PLAIN_TURN_TEMPLATE = "seeker/system.j2", "seeker/turn.j2", "seeker/turn_plain.j2"
+KEYWORDS = 8  # a longer detail is cued as at most this many of its content words
+
+
+def keywords(text: str, limit: int = KEYWORDS) -> str:
+    """A detail as a plain cue: short ones as they are, longer ones as their first distinct content words, so no
+    run of the profile's own words is handed over to be copied (the profile_copy filter drops 10-token copies)."""
+    words = text.split()
+    if len(words) <= 6:
+        return text.rstrip(".")
+    return ", ".join(list(dict.fromkeys(content_words(text)))[:limit]) or text.rstrip(".")
 
 
 class SeekerAgent:
@@ -29,7 +40,8 @@ class SeekerAgent:
         self.shown: set[int] = set()  # exemplars already shown in this dialogue
         fields = [(field_label(f), profile.text_of(f)) for f in DISCLOSABLE_FIELDS]
         self.messages: list[Message] = [{"role": "system", "content": render(
-            SYSTEM_TEMPLATE, p=profile, disclosure=config.disclosure, fields=fields)}]
+            SYSTEM_TEMPLATE, p=profile, disclosure=config.disclosure, fields=fields,
+            plain=config.seeker_cue == "plain")}]
 
     def hear(self, turn_index: int, supporter_text: str | None, strategy: str | None, may_end: bool) -> None:
         """Append the supporter's turn (None when the seeker opens) with the details cued for this turn."""
@@ -42,7 +54,9 @@ class SeekerAgent:
             found = self.exemplars.seeker(query, self.config.exemplars_k, self.shown)
             self.shown.update(i for i, _ in found)
             examples = [text for _, text in found]
-        template = PLAIN_TURN_TEMPLATE if self.config.seeker_cue == "plain" else TURN_TEMPLATE
+        template = TURN_TEMPLATE
+        if self.config.seeker_cue == "plain":
+            template, share = PLAIN_TURN_TEMPLATE, [(f, keywords(value)) for f, value in share]
         self.messages.append({"role": "user", "content": render(
             template, supporter_text=supporter_text, share=share, may_end=may_end, examples=examples)})
 

@@ -15,9 +15,9 @@ from socialsim.evaluation.filters import filter_dialogues, profile_copy, repetit
 from socialsim.evaluation.judge import Interval, wilson
 
 # A form-field label copied into speech: "My problem: ...", "What I tried: ...", "Situation: ...": one to four
-# words opening the turn or a sentence, a colon right after them, then more words. Emoticons (": )") and clock
+# words opening the turn or a sentence, a colon right after them, then more text. Emoticons (": )") and clock
 # times ("10:30") do not match.
-CUE_LABEL = re.compile(r"(?:^|[.!?]\s+|\n)\s*[\"'*]*((?:[A-Za-z'’]+ ){0,3}[A-Za-z'’]+)[\"'*]*:\s+[\"'A-Za-z]")
+CUE_LABEL = re.compile(r"(?:^|[.!?]\s+|\n)\s*[\"'*]*((?:[A-Za-z'’]+ ){0,3}[A-Za-z'’]+)[\"'*]*:\s+[^\s()]")
 
 
 def cue_label(text: str) -> str | None:
