@@ -22,7 +22,7 @@ from socialsim.simulation.checks import repeated_ngrams
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
 from socialsim.simulation.exemplars import exemplar_index
-from socialsim.simulation.policy import STAGES, StagePolicy
+from socialsim.simulation.policy import STAGES, ClassifierPolicy, StagePolicy
 from socialsim.simulation.runner import simulate_corpus
 from socialsim.simulation.seeker import SeekerAgent, keywords
 from test_simulation_loop import make_profile
@@ -95,6 +95,18 @@ def test_the_stage_policy_explores_first_and_acts_last():
         stages = [stage_of[s] for s in chosen]
         assert stages[:3] == ["exploration"] * 3 and stages[-3:] == ["action"] * 3, stages
         assert all(not (a == b == c) for a, b, c in zip(chosen, chosen[1:], chosen[2:], strict=False)), chosen
+
+
+def test_the_classifier_policy_learns_from_the_exemplar_corpus_to_open_with_questions():
+    early, late = [], []
+    for seed in range(20):
+        policy = ClassifierPolicy(str(EXEMPLARS), 20, seed)
+        early.append(policy.choose(1, [], "Hi, I have been feeling really down lately."))
+        late.append(policy.choose(17, ["Providing Suggestions"], "Thank you, that is a good idea."))
+    assert set(early + late) <= set(STRATEGIES)
+    assert early.count("Question") > late.count("Question"), (early, late)
+    assert ClassifierPolicy(str(EXEMPLARS), 20, 3).choose(5, [], "x") == ClassifierPolicy(str(EXEMPLARS), 20, 3).choose(
+        5, [], "x")  # seeded
 
 
 def test_a_chosen_strategy_is_the_one_the_supporter_writes_and_the_corpus_records():
