@@ -75,6 +75,7 @@ def test_the_plain_seeker_prompt_holds_no_copyable_frame():
     everything = f"{system}\n{turns}"
     assert not FRAME.search(everything) and all(cue_label(line) is None for line in everything.splitlines())
     assert '"' not in turns  # no quoted sentence to rewrite (the system prompt quotes only the JSON keys)
+    assert ":" not in turns  # no label of any case ("what happened: ...") before a detail
     system, turns = seeker_prompt("frames")  # the first release's cue: the checks above catch it
     assert FRAME.search(system) and FRAME.search(turns) and '"' in turns
     assert any(cue_label(quoted) for quoted in re.findall(r'"([^"]+)"', turns))

@@ -1,14 +1,19 @@
 """``socialsim stats CORPUS [CORPUS...]``: statistics and quality measures of several corpora side by side."""
 
+import json
 from pathlib import Path
 
 import typer
 
+from socialsim.cli.state import STATE
+from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.stats import (
-    TOKENIZER_NOTE,
-    corpus_names,
+    INTERVAL_NOTE,
     corpus_stats,
+    matched,
+    notes,
+    stats_json,
     strategy_rows,
     summary_rows,
     text_table,
@@ -17,32 +22,39 @@ from socialsim.evaluation.stats import (
 
 
 def command(
-    corpora: list[Path] = typer.Argument(..., help="Corpus files (JSONL in any supported format)."),
+    corpora: list[str] = typer.Argument(..., help="Corpus files (JSONL in any supported format), each PATH or "
+                                        "NAME=PATH; unnamed corpora are labelled by a short unique path."),
     format: str = typer.Option("auto", "--format", help="Input format of every corpus (auto = detected)."),
     strategies: bool = typer.Option(True, "--strategies/--no-strategies", help="Also print strategy shares."),
     topics: bool = typer.Option(False, "--topics/--no-topics", help="Also print the topic distribution."),
     quality: bool = typer.Option(True, "--quality/--no-quality", help="Also print the quality measures (cue "
                                  "labels, profile copies, repetition, filter retention; with [embed]: disclosure, "
-                                 "and with --reference: realism and strategy consistency)."),
+                                 "and with --reference: realism and strategy consistency); not in --json."),
     reference: Path | None = typer.Option(None, "--reference", help="Reference corpus of the realism and "
                                           "strategy measures, e.g. ../shared/data/esconv/test.jsonl.", dir_okay=False),
+    as_json: bool = typer.Option(False, "--json", help="Print every statistic as JSON (numbers, intervals, "
+                                 "curves) instead of tables."),
 ) -> None:
     """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity,
-    and quality measures with 95% intervals."""
-    names = corpus_names(corpora)
-    stats = [corpus_stats(name, read_corpus(path, format)) for name, path in zip(names, corpora, strict=True)]
-    typer.echo(text_table(summary_rows(stats)))
+    and quality measures. Means come with 95% intervals; several corpora are compared on Distinct-n at equal size."""
+    STATE.load()  # the input limits
+    labelled = label_corpora(corpora)
+    stats = [corpus_stats(c.label, read_corpus(c.path, format)) for c in labelled]
+    comparison = matched(stats) if len(stats) > 1 else {}
+    if as_json:
+        typer.echo(json.dumps(stats_json(stats, [str(c.path) for c in labelled], comparison), indent=2))
+        return
+    typer.echo(text_table(summary_rows(stats, comparison)))
     if quality:
-        _quality(names, corpora, format, reference)
+        _quality([c.label for c in labelled], [c.path for c in labelled], format, reference)
     if strategies:
         typer.echo("\n" + text_table(strategy_rows(stats)))
     if topics:
         typer.echo("\n" + text_table(topic_rows(stats)))
-    typer.echo(f"\n{TOKENIZER_NOTE}")
+    typer.echo(f"\n{notes(stats)}\n{INTERVAL_NOTE}")
 
 
 def _quality(names: list[str], paths: list[Path], format: str, reference: Path | None) -> None:
-    from socialsim.cli.state import STATE
     from socialsim.evaluation.quality import (
         EMBED_NOTE,
         embedding_measures_available,

@@ -65,16 +65,15 @@ class StatsCache:
     def _compute(self, corpus: Corpus, entry: _Entry) -> None:
         # Imported here, in the worker thread: matplotlib and the tokenizers take seconds to import.
         from socialsim.evaluation.report import figures
-        from socialsim.evaluation.stats import TOKENIZER_NOTE, corpus_stats, strategy_rows, summary_rows, topic_rows
+        from socialsim.evaluation.stats import corpus_stats, notes, strategy_rows, summary_rows, topic_rows
 
         try:
-            dialogues = list(read_corpus(corpus.path, corpus.format))
-            st = corpus_stats(corpus.name, dialogues)
-            quality, note = self._quality(corpus.name, dialogues)
+            st = corpus_stats(corpus.name, read_corpus(corpus.path, corpus.format))  # streamed
+            # The quality measures hold the corpus in memory (they embed it): read a second time.
+            quality, note = self._quality(corpus.name, list(read_corpus(corpus.path, corpus.format)))
             tables = {"Summary": summary_rows([st]), "Quality": quality, "Strategies": strategy_rows([st]),
                       "Topics": topic_rows([st])}
             plots = [(p.title, p.caption, p.data_uri) for p in figures([st], None)]
-            entry.stats = FullStats(tables, plots, f"{TOKENIZER_NOTE} {note}".strip())
-            entry.state = "ready"
+            entry.stats, entry.state = FullStats(tables, plots, f"{notes([st])} {note}".strip()), "ready"
         except Exception as exc:  # shown on the page; the server keeps running
             entry.error, entry.state = f"{type(exc).__name__}: {exc}", "failed"

@@ -22,7 +22,7 @@ from socialsim.corpus.dialogue import Dialogue, Speaker
 from socialsim.corpus.profile import DISCLOSABLE_FIELDS
 from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.config import FilterConfig
-from socialsim.evaluation.judge import Interval, bootstrap_mean
+from socialsim.evaluation.intervals import Interval, bootstrap_mean
 from socialsim.evaluation.quality.rates import cue_label_rate, retention, rule_rate
 from socialsim.extras import installed
 

@@ -12,7 +12,7 @@ import numpy as np
 from socialsim.corpus.dialogue import Dialogue, Speaker
 from socialsim.evaluation.config import FilterConfig
 from socialsim.evaluation.filters import filter_dialogues, profile_copy, repetition
-from socialsim.evaluation.judge import Interval, wilson
+from socialsim.evaluation.intervals import Interval, wilson
 
 # A form-field label copied into speech: "My problem: ...", "What I tried: ...", "Situation: ...": one to four
 # words opening the turn or a sentence, a colon right after them, then more text. Emoticons (": )") and clock

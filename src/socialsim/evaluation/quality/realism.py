@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from socialsim.corpus.dialogue import Dialogue, Speaker
-from socialsim.evaluation.judge import Interval
+from socialsim.evaluation.intervals import Interval
 
 
 def role_utterances(dialogues: Sequence[Dialogue], role: Speaker) -> tuple[list[str], list[int]]:

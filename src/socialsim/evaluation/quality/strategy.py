@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
-from socialsim.evaluation.judge import Interval
+from socialsim.evaluation.intervals import Interval
 from socialsim.evaluation.quality.rates import cluster_share
 
 
