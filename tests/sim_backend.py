@@ -37,13 +37,15 @@ SUPPORTER_LINES = (
 
 
 def scripted_reply(request: ChatRequest) -> str:
-    """A distinct, well-formed reply for the role and turn of ``request``."""
+    """A distinct, well-formed reply for the role and turn of ``request`` (with the strategy a policy fixed in the
+    schema, if any)."""
     turn = sum(1 for m in request.messages if m["role"] == "user") - 1
     if is_seeker(request):
         return json.dumps({"message": SEEKER_LINES[turn % len(SEEKER_LINES)],
                            "intensity": max(1, 4 - turn // 3), "end": False})
+    strategy = (request.json_schema or {}).get("properties", {}).get("strategy", {}).get("const", "Question")
     return json.dumps({"situation": f"situation {turn}", "thought": f"thought {turn}", "action": f"action {turn}",
-                       "strategy": "Question", "strategy_reason": "exploring first",
+                       "strategy": strategy, "strategy_reason": "exploring first",
                        "response": SUPPORTER_LINES[turn % len(SUPPORTER_LINES)]})
 
 

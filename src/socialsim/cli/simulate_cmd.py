@@ -32,6 +32,13 @@ def simulate(
         None, "--disclosure/--no-disclosure", help="Gradual disclosure of the profile (off = all of it up front)."),
     reasoning: bool | None = typer.Option(
         None, "--reasoning/--no-reasoning", help="Supporter reasons before replying (off = strategy + response)."),
+    exemplars: Path | None = typer.Option(
+        None, "--exemplars", dir_okay=False, help="Exemplar corpus (any supported format, e.g. "
+        "../shared/data/esconv/train.jsonl): real utterances retrieved into each turn's prompt (simulation.exemplars; "
+        "needs the [embed] extra)."),
+    strategy_policy: str | None = typer.Option(
+        None, "--strategy-policy", help="Who picks the supporter's strategy: model, stages or classifier "
+        "(simulation.strategy_policy)."),
     in_flight: int | None = typer.Option(None, help="Dialogues simulated concurrently (simulation.in_flight)."),
     seed: int | None = typer.Option(None, help="Base seed of the run (simulation.seed)."),
     resume: bool = typer.Option(
@@ -64,6 +71,8 @@ def simulate(
     loaded = STATE.load(**{**turn_flags(max_turns, min_turns),
                            "simulation.opener": opener, "simulation.disclosure": disclosure,
                            "simulation.reasoning": reasoning, "simulation.in_flight": in_flight,
+                           "simulation.exemplars": str(exemplars) if exemplars else None,
+                           "simulation.strategy_policy": strategy_policy,
                            "simulation.seed": seed, **role_overrides(SIMULATION_ROLES, backend, model, base_url)})
     ray_options = RayOptions(address=ray_address) if ray or ray_address else None
     report, built = asyncio.run(simulate_async(out, n, personas=personas, config=loaded.config, force=force,

@@ -1,6 +1,7 @@
-"""``socialsim stats CORPUS [CORPUS...]``: statistics of several corpora side by side."""
+"""``socialsim stats CORPUS [CORPUS...]``: statistics and quality measures of several corpora side by side."""
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -26,11 +27,16 @@ def command(
     format: str = typer.Option("auto", "--format", help="Input format of every corpus (auto = detected)."),
     strategies: bool = typer.Option(True, "--strategies/--no-strategies", help="Also print strategy shares."),
     topics: bool = typer.Option(False, "--topics/--no-topics", help="Also print the topic distribution."),
+    quality: bool = typer.Option(True, "--quality/--no-quality", help="Also print the quality measures (cue "
+                                 "labels, profile copies, repetition, filter retention; with [embed]: disclosure, "
+                                 "and with --reference: realism and strategy consistency); not in --json."),
+    reference: Path | None = typer.Option(None, "--reference", help="Reference corpus of the realism and "
+                                          "strategy measures, e.g. ../shared/data/esconv/test.jsonl.", dir_okay=False),
     as_json: bool = typer.Option(False, "--json", help="Print every statistic as JSON (numbers, intervals, "
                                  "curves) instead of tables."),
 ) -> None:
-    """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity.
-    Means come with 95% intervals; several corpora are compared on Distinct-n at equal size."""
+    """Dialogues, utterances, lengths per role, vocabulary, Distinct-n, strategies, topics, disclosure, intensity,
+    and quality measures. Means come with 95% intervals; several corpora are compared on Distinct-n at equal size."""
     STATE.load()  # the input limits
     labelled = label_corpora(corpora)
     stats = [corpus_stats(c.label, read_corpus(c.path, format)) for c in labelled]
@@ -39,8 +45,30 @@ def command(
         typer.echo(json.dumps(stats_json(stats, [str(c.path) for c in labelled], comparison), indent=2))
         return
     typer.echo(text_table(summary_rows(stats, comparison)))
+    if quality:
+        _quality([c.label for c in labelled], [c.path for c in labelled], format, reference)
     if strategies:
         typer.echo("\n" + text_table(strategy_rows(stats)))
     if topics:
         typer.echo("\n" + text_table(topic_rows(stats)))
     typer.echo(f"\n{notes(stats)}\n{INTERVAL_NOTE}")
+
+
+def _quality(names: list[str], paths: list[Path], format: str, reference: Path | None) -> None:
+    from socialsim.evaluation.quality import (
+        EMBED_NOTE,
+        embedding_measures_available,
+        load_reference,
+        measure,
+        quality_rows,
+    )
+
+    filters = STATE.load().config.evaluation.filters
+    ref = load_reference(reference) if reference else None
+    results = [measure(name, list(read_corpus(path, format)), ref, filters) for name, path in zip(names, paths,
+                                                                                                   strict=True)]
+    typer.echo("\n" + text_table(quality_rows(results, ref)))
+    if not embedding_measures_available():
+        typer.echo(EMBED_NOTE)
+    elif ref is None:
+        typer.echo("realism and strategy consistency need --reference (e.g. ../shared/data/esconv/test.jsonl)")

@@ -251,15 +251,19 @@ def _excerpt(dialogues: Sequence[Dialogue], turns: int = 8) -> tuple[str, list[t
 def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
                  sources: dict[str, str] | None = None, judged: dict[str, dict[str, Any]] | None = None,
                  judge_model: str | None = None, filter_tables: dict[str, list[list[str]]] | None = None,
-                 drops: dict[str, list[dict[str, Any]]] | None = None, title: str = "Corpus report") -> Path:
+                 drops: dict[str, list[dict[str, Any]]] | None = None, title: str = "Corpus report",
+                 quality: list[list[str]] | None = None) -> Path:
     """Write report.html, report.md, the tables as CSV and the plots as PNG into ``out_dir``; return the page.
-    ``drops`` are the dropped dialogues of a filtered corpus (``socialsim filter``'s drops file), with reasons."""
+    ``drops`` are the dropped dialogues of a filtered corpus (``socialsim filter``'s drops file), with reasons;
+    ``quality`` is the table of :func:`socialsim.evaluation.quality.quality_rows`, when measured."""
     out = Path(out_dir)
     check_output(out, directory=True)
     stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
     comparison = matched(stats) if len(stats) > 1 else {}
     tables = {"summary": summary_rows(stats, comparison), "strategies": strategy_rows(stats),
               "topics": topic_rows(stats)}
+    if quality:
+        tables["quality"] = quality
     if judged:
         tables["judge"] = score_rows(judged)
     figs = figures(stats, judged, comparison)
@@ -287,6 +291,7 @@ def _markdown(ctx: dict[str, Any]) -> str:
     parts += [f"- **{esc(name)}**: {n:,} dialogues {f'({esc(src)})' if src else ''}"
               for name, src, n in ctx["corpora"]]
     headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
+                "quality": "Quality measures",
                 "judge": f"LLM-judge scores (model: {esc(str(ctx['judge_model']))})"}
     for key, rows in ctx["tables"].items():
         parts += ["", f"## {headings[key]}", "", markdown_table(rows)]

@@ -8,6 +8,8 @@ from importlib.resources import files
 import yaml
 
 from socialsim.corpus.dialogue import Speaker
+from socialsim.metrics.distinct import ngrams
+from socialsim.metrics.tokenize import plain_words
 
 
 @cache
@@ -29,3 +31,12 @@ def similarity(a: str, b: str) -> float:
 def repeats(text: str, earlier: list[str], threshold: float) -> bool:
     """Whether ``text`` is empty or a near-duplicate (similarity >= threshold) of any earlier turn."""
     return not text.strip() or any(similarity(text, other) >= threshold for other in earlier)
+
+
+def repeated_ngrams(text: str, earlier: list[str], n: int) -> int:
+    """How many word n-grams of ``text`` already occur in an earlier turn (0 = none; n <= 0 = off)."""
+    if n <= 0:
+        return 0
+    grams = set(ngrams(plain_words(text), n))
+    seen = {g for other in earlier for g in ngrams(plain_words(other), n)}
+    return len(grams & seen)

@@ -4,7 +4,9 @@ Every generated turn must read as its speaker's (role check), must not repeat an
 turn answering a crisis turn must address safety. A failing turn is regenerated with another seed, at most
 ``max_regenerations`` times, and every rejected candidate is counted in ``meta["rejected"]``. When the budget
 runs out: an unsafe reply is replaced by :func:`socialsim.safety.crisis_reply`, recorded with the safety net's own
-reasoning (counted), a repeat ends the dialogue as ``repetition``, a wrong-role turn as ``role_confusion``. A
+reasoning (counted), a repeat ends the dialogue as ``repetition``, a wrong-role turn as ``role_confusion``. With
+``no_repeat_ngram``, a candidate sharing a run of n words with an earlier turn is regenerated too; when every
+candidate does, the one sharing the fewest such runs is kept (a soft check: it never ends the dialogue). A
 model that never returns valid JSON ends it as ``backend_failure``; other backend errors propagate so the runner
 can retry the whole dialogue.
 
@@ -25,8 +27,10 @@ from socialsim.corpus.profile import Profile
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import Structured, StructuredOutputError
 from socialsim.safety import addresses_safety, crisis_reasoning, crisis_reply, detect_risk
-from socialsim.simulation.checks import repeats, wrong_role
+from socialsim.simulation.checks import repeated_ngrams, repeats, wrong_role
 from socialsim.simulation.config import SimulationConfig
+from socialsim.simulation.exemplars import exemplar_index
+from socialsim.simulation.policy import ClassifierPolicy, Policy, StagePolicy
 from socialsim.simulation.schemas import SupporterPlain, SupporterReasoned
 from socialsim.simulation.seeker import SeekerAgent
 from socialsim.simulation.supporter import SupporterAgent, SupporterReply, reasoning_of
@@ -85,21 +89,30 @@ class _Run:
                    extra: Callable[[T], str | None] = lambda _: None) -> tuple[Structured[T], str | None]:
         """The first candidate passing every check, or the last one with the check it failed."""
         earlier = [t.text for t in self.turns]
+        n = getattr(self.config.no_repeat_ngram, speaker)
         turn: dict[str, float] = {}
         problem: str | None = None
+        soft: list[tuple[int, int, Structured[T]]] = []  # (repeated n-grams, attempt, candidate) failing only that
         for attempt in range(self.config.max_regenerations + 1):
             result = await propose(seed + attempt)
             self.record(speaker, result, turn)
             text = text_of(result.value)
+            shared = 0
             if wrong_role(speaker, text):
                 problem = "role"
             elif repeats(text, earlier, self.config.near_duplicate):
                 problem = "repeat"
             else:
                 problem = extra(result.value)
+                if problem is None and n and (shared := repeated_ngrams(text, earlier, n)):
+                    problem = "ngram"
+                    soft.append((shared, attempt, result))
             if problem is None:
                 break
             self.rejected[f"{speaker}_{problem}"] += 1
+        if problem is not None and soft:
+            _, _, result = min(soft, key=lambda c: c[:2])
+            problem = None
         self.turn_usage.append({k: round(v, 3) for k, v in turn.items()})
         return result, problem
 
@@ -117,11 +130,17 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
     start = time.perf_counter()
     # Each role of each dialogue keeps its own KV cache (llama.cpp), so a turn only evaluates its new tokens.
     sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter")
-    seeker = SeekerAgent(profile, config, seeker_backend, sessions[0], max_attempts)
-    if isinstance(supporter, Backend):
-        supporter = SupporterAgent(config, supporter, sessions[1], max_attempts)
-    run = _Run(config)
     seed = dialogue_seed(config.seed, dialogue_id)
+    exemplars = exemplar_index(config.exemplars) if config.exemplars else None
+    seeker = SeekerAgent(profile, config, seeker_backend, sessions[0], max_attempts, exemplars)
+    if isinstance(supporter, Backend):
+        policy: Policy | None = None
+        if config.strategy_policy == "stages":
+            policy = StagePolicy(config.max_turns, seed)
+        elif config.strategy_policy == "classifier" and config.exemplars:
+            policy = ClassifierPolicy(config.exemplars, config.max_turns, seed)
+        supporter = SupporterAgent(config, supporter, sessions[1], max_attempts, policy, exemplars)
+    run = _Run(config)
     termination, detail, substituted = "max_turns", "", []
     speaker: Speaker = config.opener
     last_support: tuple[str | None, str | None] = (None, None)  # (text, strategy) of the supporter's last turn
@@ -190,7 +209,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
         meta={
             "termination_detail": detail,
             "models": {"seeker": seeker_backend.model_id, "supporter": supporter.model_id},
-            "disclosure": {"cued": seeker.state.allowed, "revealed": seeker.state.revealed},
+            "disclosure": {"cued": seeker.state.allowed, "revealed": seeker.state.revealed,
+                           "detector": seeker.state.detector.name},
             "rejected": dict(run.rejected), "safety_substituted_turns": substituted,
             "usage": {role: {k: round(v, 3) for k, v in u.items()} for role, u in run.usage.items()},
             "turn_usage": run.turn_usage, "seconds": round(time.perf_counter() - start, 3),

