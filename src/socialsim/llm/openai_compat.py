@@ -7,6 +7,7 @@ are spent before each request. Authentication and request errors fail at once wi
 The API key is read from the environment variable named in the config and never logged.
 """
 
+import itertools
 import logging
 import os
 import random
@@ -21,11 +22,15 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from socialsim.errors import BackendError
 from socialsim.llm.base import Backend
 from socialsim.llm.config import OpenAISettings
+from socialsim.llm.prefix import PrefixTracker, rendered
 from socialsim.llm.stats import RunStats
 from socialsim.llm.throttle import AdaptiveLimiter, budget_for, estimate_tokens
 from socialsim.llm.types import ChatRequest, Completion, Usage
 
 log = logging.getLogger(__name__)
+# Connections per HTTP client: httpx's pool scans all its connections for every request, so one pool of 512
+# connections costs O(512) per request; requests are spread over several clients of at most this many instead.
+CONNECTIONS_PER_CLIENT = 64
 
 
 _MODE_FALLBACK = {"json_schema": "json_object", "json_object": "none"}
@@ -79,15 +84,18 @@ class OpenAIBackend(Backend):
         api_key = os.environ.get(config.api_key_env)
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
-        self._client = httpx.AsyncClient(
+        shards = -(-config.max_concurrency // CONNECTIONS_PER_CLIENT)
+        self._clients = [httpx.AsyncClient(
             base_url=self.base_url, headers=headers,
             timeout=httpx.Timeout(config.timeout_s, connect=min(10.0, config.timeout_s)),
-            limits=httpx.Limits(max_connections=config.max_concurrency),
-        )
+            limits=httpx.Limits(max_connections=-(-config.max_concurrency // shards)),
+        ) for _ in range(shards)]
+        self._next_client = itertools.cycle(self._clients)
         self.limiter = AdaptiveLimiter(config.max_concurrency)
         self.budget = budget_for(self.base_url, config.model, config.requests_per_minute, config.tokens_per_minute)
         # Servers differ in which response_format they accept; a rejected one is downgraded once per backend.
         self.structured_mode = config.structured_output
+        self._previous = PrefixTracker()
 
     @property
     def model_id(self) -> str:
@@ -123,9 +131,15 @@ class OpenAIBackend(Backend):
         return wait
 
     async def complete(self, request: ChatRequest) -> Completion:
+        text = rendered(request.messages)
+        share = self._previous.repeat(request.session, text) / len(text) if text else 0.0
         while True:
             try:
-                return await self._complete_with_retries(self._payload(request))
+                completion = await self._complete_with_retries(self._payload(request))
+                # The server's tokenizer is unknown here: its prompt tokens, scaled by the share of characters.
+                completion.usage.prompt_tokens_prefix = round(completion.usage.prompt_tokens * share)
+                self.stats.add(prompt_tokens_prefix=completion.usage.prompt_tokens_prefix)
+                return completion
             except _FormatUnsupported as exc:
                 if self.structured_mode not in _MODE_FALLBACK:
                     raise BackendError(f"{self.base_url} rejected the request: {exc}") from exc
@@ -160,7 +174,7 @@ class OpenAIBackend(Backend):
         try:
             start = time.perf_counter()
             try:
-                response = await self._client.post("/chat/completions", json=payload)
+                response = await next(self._next_client).post("/chat/completions", json=payload)
             except httpx.TimeoutException as exc:
                 raise _Transient(f"timed out after {self.config.timeout_s:g}s") from exc
             except httpx.TransportError as exc:
@@ -204,15 +218,19 @@ class OpenAIBackend(Backend):
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise _Transient(f"malformed response body: {response.text[:200]!r}") from exc
         usage = body.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        # Servers with prefix caching say how much of the prompt came from their cache (OpenAI, vLLM, llama.cpp).
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         result = Completion(
             text=text, model=str(body.get("model") or self.config.model),
-            usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)),
+            usage=Usage(prompt_tokens, int(usage.get("completion_tokens") or 0), prompt_tokens - cached),
             latency_s=latency, finish_reason=choice.get("finish_reason"),
         )
         self.stats.add(calls=1, prompt_tokens=result.usage.prompt_tokens,
-                       prompt_tokens_evaluated=result.usage.prompt_tokens,
+                       prompt_tokens_evaluated=result.usage.prompt_tokens_evaluated,
                        completion_tokens=result.usage.completion_tokens, generation_seconds=latency)
         return result
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
