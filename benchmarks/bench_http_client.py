@@ -33,7 +33,7 @@ async def _send(client: str, base_url: str, requests: int, in_flight: int) -> di
     openai_compat.httpx = importlib.import_module(client)  # the module's only HTTP dependency
     backend = openai_compat.OpenAIBackend(OpenAISettings(
         backend="openai", base_url=base_url, model="latency-server", max_concurrency=in_flight, timeout_s=120))
-    assert backend._client.__class__.__module__.startswith(client), backend._client.__class__.__module__
+    assert backend._clients[0].__class__.__module__.startswith(client), backend._clients[0].__class__.__module__
     messages = [{"role": "system", "content": "You are a caring supporter. " * 40},
                 {"role": "user", "content": "I lost my job last week and I can't sleep. I feel like a failure."}]
     request = ChatRequest(messages=messages, sampling=Sampling(max_tokens=288),
