@@ -9,6 +9,7 @@ throughput" says why the in-process engine (socialsim.llm.batched) was chosen.
 """
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-import httpx2
+import httpx
 
 from socialsim.llm.config import OpenAISettings
 from socialsim.llm.llamacpp_build import LLAMA_CPP_PYTHON_VERSION, portable_cmake_args
@@ -74,9 +75,9 @@ class LlamaServer:
                 raise RuntimeError(f"llama-server exited with {self.process.returncode}: "
                                    f"{self.process.stderr.read().decode()[-2000:]}")
             try:
-                if httpx2.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     return self
-            except httpx2.TransportError:
+            except httpx.TransportError:
                 pass
             time.sleep(0.2)
         raise RuntimeError("llama-server did not become healthy in 120 s")
@@ -125,9 +126,9 @@ class SlotPinnedBackend(OpenAIBackend):
                        repeat_penalty=self.repeat_penalty)
         return await self._complete_with_retries(payload)
 
-    def _parse(self, response: httpx2.Response, latency: float) -> Completion:
+    def _parse(self, response: Any, latency: float) -> Completion:
         result = super()._parse(response, latency)
-        timings = response.json().get("timings") or {}
+        timings = json.loads(response.body).get("timings") or {}
         evaluated = int(timings.get("prompt_n", result.usage.prompt_tokens_evaluated))
         self.stats.add(prompt_tokens_evaluated=evaluated - (result.usage.prompt_tokens_evaluated or 0))
         return Completion(result.text, result.model, Usage(result.usage.prompt_tokens, result.usage.completion_tokens,

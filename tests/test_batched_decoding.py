@@ -39,12 +39,12 @@ def requests(n: int) -> list[tuple[list[dict], type, int]]:
 
 
 def llama(n_ctx: int = 2048) -> GrammarLastLlama:
-    return GrammarLastLlama(model_path=str(embedded_model_path()), n_ctx=n_ctx, n_threads=2, n_threads_batch=2,
+    return GrammarLastLlama(model_path=str(embedded_model_path()), n_ctx=n_ctx, n_threads=1, n_threads_batch=1,
                             verbose=False)
 
 
 def engine(slots: int, contexts: int = 1) -> BatchedLlama:
-    return BatchedLlama(llama(256), slots, 2048, 2, contexts)
+    return BatchedLlama(llama(256), slots, 2048, contexts, contexts)
 
 
 def submit(eng: BatchedLlama, i: int, messages: list[dict], schema: type, cap: int, temperature: float,

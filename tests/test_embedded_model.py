@@ -71,19 +71,3 @@ def test_a_new_dialogue_reuses_the_system_prompt_of_the_same_role_from_a_recycle
     # The pool is full: d1/seeker is the least recently used, but d2's supporter takes d1's supporter context.
     second = ask("d2/supporter", supporter, "My exams start next week and I panic.")
     assert second.usage.prompt_tokens_evaluated < second.usage.prompt_tokens / 3
-
-
-def test_parallel_calls_on_two_contexts_give_the_same_replies_as_one_at_a_time():
-    from socialsim.llm.config import LlamaCppSettings
-    from socialsim.llm.llamacpp import LlamaCppBackend
-
-    prompts = ["I miss my sister who moved abroad.", "My boss shouts at me in meetings."]
-
-    async def replies(parallel: int) -> list[str]:
-        backend = LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=24, parallel=parallel, n_threads=1))
-        sampling = backend.default_sampling()
-        calls = [backend.complete(ChatRequest([{"role": "user", "content": p}], sampling, session=f"d{i}/seeker"))
-                 for i, p in enumerate(prompts)]
-        return [c.text for c in await asyncio.gather(*calls)]
-
-    assert asyncio.run(replies(2)) == asyncio.run(replies(1))
