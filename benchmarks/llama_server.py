@@ -120,11 +120,11 @@ class SlotPinnedBackend(OpenAIBackend):
         self._slot_of[session] = slot
         return slot
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        payload: dict[str, Any] = self._payload(request)
+    def _payload(self, request: ChatRequest) -> dict[str, Any]:
+        payload = super()._payload(request)
         payload.update(id_slot=self._slot(request.session), cache_prompt=True, top_k=40, min_p=0.05,
                        repeat_penalty=self.repeat_penalty)
-        return await self._complete_with_retries(payload)
+        return payload
 
     def _parse(self, response: Any, latency: float) -> Completion:
         result = super()._parse(response, latency)

@@ -66,6 +66,7 @@ class Result:
     finish_reason: str
     seconds: float
     tokens: list[int] = field(default_factory=list)  # the generated token ids
+    end_token: int | None = None  # the end-of-generation token that stopped it, if one did
 
 
 @dataclass
@@ -78,6 +79,7 @@ class _Job:
     future: Future
     submitted: float
     repeat: int = 0  # prompt tokens repeating the session's previous prompt
+    end_token: int | None = None
     slot: "_Slot | None" = None
     pending: list[int] = field(default_factory=list)  # prompt tokens still to evaluate
     evaluated: int = 0
@@ -133,6 +135,18 @@ class _Batch:
 
     def room(self) -> int:
         return self.capacity - self.n
+
+
+def _role(session: str | None) -> str | None:
+    return session.rpartition("/")[2] if session else None
+
+
+def _victim(slot: _Slot, session: str | None) -> tuple[bool, bool, float]:
+    """How well an idle slot suits a new session (larger is better): an unused slot, else the least recently used
+    one of the same role (e.g. ``supporter``: a finished dialogue's, whose system prompt the new one shares, so
+    only the rest is evaluated), else the least recently used one. Slots of live dialogues were used a turn ago,
+    so they are taken last."""
+    return slot.session is None, _role(slot.session) == _role(session), -slot.used
 
 
 class _ContextRef:
@@ -223,10 +237,7 @@ class _Context:
             if mine is not None:
                 return mine if mine.job is None else None  # its cache is the one to extend: wait for it
         idle = [s for s in self.slots if s.job is None]
-        if not idle:
-            return None
-        # The idle slot sharing the longest prefix with the prompt, least recently used among equals.
-        return max(idle, key=lambda s: (common_prefix(s.tokens, job.prompt), -s.used))
+        return max(idle, key=lambda s: _victim(s, job.session)) if idle else None
 
     def _admit(self, active: list[_Job]) -> None:
         still: list[_Job] = []
@@ -277,6 +288,7 @@ class _Context:
         assert job.slot is not None
         token = job.sampler.sample(self._ctx_ref, job.logits_index)
         if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            job.end_token = token
             return self._finish(job, active, "stop", cached_last=True)
         job.tokens.append(token)
         job.slot.tokens.append(token)  # evaluated by the next step
@@ -301,7 +313,7 @@ class _Context:
             text=job.text.decode("utf-8", errors="ignore"), prompt_tokens=len(job.prompt),
             prompt_tokens_evaluated=job.evaluated, prompt_tokens_prefix=job.repeat,
             completion_tokens=len(job.tokens), finish_reason=reason,
-            seconds=time.perf_counter() - job.submitted, tokens=job.tokens))
+            seconds=time.perf_counter() - job.submitted, tokens=job.tokens, end_token=job.end_token))
 
 
 class BatchedLlama:
@@ -370,10 +382,11 @@ class BatchedLlama:
     def _route(self, job: _Job) -> _Context:
         if job.session is not None and job.session in self._home:
             return self._home[job.session]
-        least = min(c.load for c in self._contexts)
-        candidates = [c for c in self._contexts if c.load == least]
-        best = max(candidates, key=lambda c: max((common_prefix(s.tokens, job.prompt) for s in c.slots
-                                                  if s.job is None), default=-1))
+        def fit(context: _Context) -> tuple[Any, ...]:
+            idle = [_victim(s, job.session) for s in context.slots if s.job is None]
+            return (bool(idle), max(idle) if idle else (), -context.load)
+
+        best = max(self._contexts, key=fit)
         if job.session is not None:
             if len(self._home) > 64 * sum(len(c.slots) for c in self._contexts):
                 self._home.clear()  # forget long-gone sessions (their slots were recycled anyway)
