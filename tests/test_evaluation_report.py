@@ -20,6 +20,7 @@ from test_evaluation_judge import scores_json
 
 def test_report_is_self_contained_and_escapes_corpus_text(tmp_path):
     hostile = make(id="<b>x</b>")
+    hostile.topic = "<img src=x onerror=alert(1)>"
     hostile.turns[0] = Turn(speaker="seeker", text="<script>alert('x')</script> I feel bad & alone",
                             disclosed=["situation"], intensity=4)
     esconv = list(read_corpus(ESCONV / "test.jsonl"))[:30]
@@ -40,6 +41,7 @@ def test_report_is_self_contained_and_escapes_corpus_text(tmp_path):
         assert section in html
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "| dialogues | 3 | 30 |" in md and "## LLM-judge scores (model: script)" in md
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)&gt;" in md  # Markdown viewers render raw HTML
     assert "4.00 [4.00, 4.00]" in (tmp_path / "rep" / "judge.csv").read_text()
     assert (tmp_path / "rep" / "summary.csv").read_text().startswith("metric,sim,esconv")
 

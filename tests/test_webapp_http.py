@@ -26,7 +26,8 @@ def client(tmp_path):
     corpus = write_corpus(tmp_path / "c.jsonl", 30, extra=[evil])
     config = load_config(overrides={"cache.path": str(tmp_path / "llm_cache.sqlite")}).config
     app = build([corpus], tmp_path / "db.sqlite", ChatService(config.chatbot, config.backends()))  # loads on use
-    with TestClient(app, base_url="http://127.0.0.1") as c:
+    # What a browser sends on the app's own requests; test_webapp_hostile.py covers requests without it.
+    with TestClient(app, base_url="http://127.0.0.1", headers={"Sec-Fetch-Site": "same-origin"}) as c:
         yield c
 
 
