@@ -6,8 +6,8 @@ so a token attends only to its own sequence). One engine thread loops:
 
 1. admit waiting calls: a call whose ``session`` (e.g. ``"dialogue-17/seeker"``) holds a slot gets that slot back
    and evaluates only the tokens after the longest common prefix with what the slot holds; a new session takes
-   the idle slot sharing the longest prefix with its prompt (a role's system prompt is the same in every
-   dialogue), least recently used first;
+   an unused slot, else the least recently used idle slot of its role (a finished dialogue's, whose system
+   prompt it shares), else the least recently used one;
 2. build one batch: the next token of every generating sequence plus prompt chunks of the newly admitted ones;
 3. ``llama_decode`` once;
 4. sample each sequence with its own sampler chain and, for a JSON schema, its own grammar (checked last, see
