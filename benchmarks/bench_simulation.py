@@ -68,6 +68,8 @@ def prompt_eval(n_threads: int, tokens: int = 512) -> float:
     llm = Llama(model_path=str(embedded_model_path()), n_ctx=1024, n_threads=n_threads, n_threads_batch=n_threads,
                 n_batch=512, verbose=False)
     prompt = (llm.tokenize(b"I have been feeling low since the move, and work is piling up. ") * 64)[:tokens]
+    llm.eval(prompt)  # the first pass of a context sets up its buffers: not timed
+    llm.reset()
     start = time.perf_counter()
     llm.eval(prompt)
     return tokens / (time.perf_counter() - start)
