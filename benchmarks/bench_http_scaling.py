@@ -1,14 +1,17 @@
 """Throughput of the simulator against a local OpenAI-compatible server with a fixed latency per request.
 
 Starts benchmarks/latency_server.py in a subprocess (127.0.0.1, its own process), then runs the simulator (the
-same runner as ``socialsim simulate``: append-only corpus, fsync per dialogue, no request cache) with 1, 8, 64
-and 256 dialogues in flight against it, the endpoint capped at --max-concurrency requests in flight, and prints
-dialogues/min, requests/s and the most requests the server saw in flight, side by side. With a fixed latency L
+same runner as ``socialsim simulate``: append-only corpus, fsync per dialogue, the request cache on unless
+--no-cache) with 1, 8, 64 and 256 dialogues in flight against it (in --processes worker processes, the main
+process the only writer), the endpoint capped at --max-concurrency requests in flight, and prints dialogues/min,
+requests/s, the most requests the server saw in flight, and the CPU per request of the client (all its
+processes) and of the server, side by side. With a fixed latency L
 and c requests in flight the ideal is c/L requests/s: throughput should scale with the dialogues in flight until
 the configured cap, then flatten. It also checks ``socialsim estimate``: the run at --calibrate-level dialogues
 in flight calibrates the estimator, which then predicts every level's wall time.
 
-    .venv/bin/python benchmarks/bench_http_scaling.py [--latency 1.0] [--max-concurrency 128] [--turns 10]
+    .venv/bin/python benchmarks/bench_http_scaling.py [--latency 1.0] [--max-concurrency 128] [--turns 10] \
+        [--levels 1,8,64,256] [--processes 1]
 """
 
 import argparse
@@ -17,7 +20,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -46,27 +48,39 @@ def config_for(base_url: str, in_flight: int, args: argparse.Namespace) -> Socia
     return SocialsimConfig.model_validate({
         "llm": {"backend": "openai", "base_url": base_url, "model": "latency-server", "timeout_s": 60,
                 "max_concurrency": args.max_concurrency},
-        "simulation": {"min_turns": args.turns, "max_turns": args.turns, "in_flight": in_flight},
-        "cache": {"enabled": False}})
+        "simulation": {"min_turns": args.turns, "max_turns": args.turns, "in_flight": in_flight,
+                       "processes": args.processes},
+        "cache": {"enabled": not args.no_cache}})
 
 
-async def run_level(base_url: str, in_flight: int, n: int, out: Path, args: argparse.Namespace) -> dict:
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (Linux /proc), or of this one and its finished children."""
+    if pid is not None:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own, children = os.times(), os.times()
+    return own.user + own.system + children.children_user + children.children_system
+
+
+async def run_level(base_url: str, in_flight: int, n: int, out: Path, args: argparse.Namespace,
+                    server_pid: int) -> dict:
     config = config_for(base_url, in_flight, args)
     root = base_url.removesuffix("/v1")
     httpx.post(f"{root}/reset")
-    backends = config.backends(out, use_cache=False)
-    cpu = time.process_time()
+    backends = config.backends(out)
+    cpu, server_cpu = cpu_seconds(), cpu_seconds(server_pid)
     try:
         report = await simulate_corpus([profile(i) for i in range(n)], out, n, config.simulation, backends,
                                        progress=False)
     finally:
         await backends.aclose()
-    cpu = time.process_time() - cpu
+    cpu, server_cpu = cpu_seconds() - cpu, cpu_seconds(server_pid) - server_cpu
     stats = httpx.get(f"{root}/stats").json()
     return {"in_flight": in_flight, "dialogues": report.finished_now, "seconds": report.seconds,
             "dialogues_per_min": 60 * report.finished_now / report.seconds,
             "requests_per_s": stats["requests"] / report.seconds, "max_in_flight": stats["max_in_flight"],
             "cpu_ms_per_request": 1000 * cpu / stats["requests"],
+            "server_cpu_ms_per_request": 1000 * server_cpu / stats["requests"],
             "endings": dict(report.terminations), "corpus": report.corpus}
 
 
@@ -78,13 +92,16 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,64,256", help="dialogues in flight, comma-separated")
     parser.add_argument("--waves", type=int, default=2, help="dialogues per level = waves x in flight (min 2)")
     parser.add_argument("--calibrate-level", type=int, default=8, help="level whose corpus calibrates the estimate")
+    parser.add_argument("--processes", type=int, default=1, help="worker processes of the simulator")
+    parser.add_argument("--no-cache", action="store_true", help="turn the request cache off")
     args = parser.parse_args()
     server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("latency_server.py")),
                                "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
     tmp = tempfile.TemporaryDirectory(prefix="bench_http_")
     try:
         base_url = server.stdout.readline().strip()
-        rows = [asyncio.run(run_level(base_url, level, max(2, args.waves * level), Path(tmp.name) / str(level), args))
+        rows = [asyncio.run(run_level(base_url, level, max(2, args.waves * level), Path(tmp.name) / str(level), args,
+                                      server.pid))
                 for level in map(int, args.levels.split(","))]
         calibration = next((r for r in rows if r["in_flight"] == args.calibrate_level), rows[0])
         calib = calibrate_from_corpus(calibration["corpus"])
@@ -99,15 +116,17 @@ def main() -> None:
           f"{args.turns}-utterance dialogues; ideal requests/s = min(in flight, cap) / latency; "
           f"estimate calibrated on the {calibration['in_flight']}-in-flight run "
           f"({calib.calls:.1f} calls/dialogue, {calib.seconds_per_call:.3f} s/call); "
-          f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+          f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {args.processes} client "
+          f"process(es); request cache {'off' if args.no_cache else 'on'}, corpus fsynced per dialogue")
     print(f"{'in flight':>9} {'dialogues':>9} {'seconds':>8} {'dialogues/min':>13} {'requests/s':>10} "
-          f"{'ideal req/s':>11} {'server max in flight':>20} {'client CPU ms/req':>17} {'estimated s':>11} "
-          f"{'error':>7}  endings")
+          f"{'ideal req/s':>11} {'/ ideal':>7} {'server max in flight':>20} {'client CPU ms/req':>17} "
+          f"{'server CPU ms/req':>17} {'estimated s':>11} {'error':>7}  endings")
     for r in rows:
         ideal = min(r["in_flight"], args.max_concurrency) / args.latency
         error = (r["predicted"] - r["seconds"]) / r["seconds"]
         print(f"{r['in_flight']:>9} {r['dialogues']:>9} {r['seconds']:>8.1f} {r['dialogues_per_min']:>13.1f} "
-              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['max_in_flight']:>20} {r['cpu_ms_per_request']:>17.1f} "
+              f"{r['requests_per_s']:>10.1f} {ideal:>11.1f} {r['requests_per_s'] / ideal:>7.2f} "
+              f"{r['max_in_flight']:>20} {r['cpu_ms_per_request']:>17.2f} {r['server_cpu_ms_per_request']:>17.2f} "
               f"{r['predicted']:>11.1f} "
               f"{error:>+7.0%}  {r['endings']}")
 

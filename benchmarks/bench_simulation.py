@@ -1,31 +1,36 @@
-"""Simulator throughput on the embedded model, side by side in one run (the machine is shared and noisy).
+"""Simulator throughput on the embedded model, every figure side by side in one run (the machine is shared).
 
-(a) raw llama.cpp decode tokens/s of the embedded model (plain prompt, no grammar), and (a') the same after as
-many context tokens as (b)'s calls carry on average (decoding slows down as the context grows);
-(b) the simulator's end-to-end generated tokens/s on N-turn dialogues, each role pinned to its own KV cache;
-(c) the peer baseline (benchmarks/peer_loop.py): a minimal role-play loop re-sending the whole history to a fresh
-context on every call (no prefix reuse of any kind; checked per call), same profiles, templates, schemas,
-per-role token caps and sampling as (b), exactly N utterances; completion and prompt tokens are reported for both;
-(d) two dialogues in flight with calls decoded one at a time (all threads) or two at a time (half each), and
-(a2) raw decode of two sequences at once (half the threads each, measured before and after (d)), the fair
-reference for (d): the headline ratios are (b)/(a) for one dialogue and (d, parallel 2)/(a2) for two in flight;
-plus JSON-constrained decode with llama-cpp-python's grammar-first sampler vs ours (grammar checked last),
-prompt tokens evaluated per dialogue as the turn count grows (one long dialogue, cumulative), and the
-disclosure curve (mean fraction of the 8 disclosable profile fields revealed by seeker turn k). Figures go to
---out (JSON), the dialogues next to it (.dialogues.jsonl).
+    .venv/bin/python benchmarks/bench_simulation.py [--turns 20] [--in-flight 8] [--llama-server BIN] [--out FILE]
 
-    .venv/bin/python benchmarks/bench_simulation.py [--dialogues 1] [--turns 20] [--long 40] [--out FILE]
+Rows of the table it prints (generated tokens/s, with the output lengths behind them):
+
+- (a) raw llama.cpp decode of one sequence: ``Llama.generate`` on a one-line prompt, no grammar, exactly 200
+  tokens, all threads; best of 2 runs before and 2 after the simulator runs (the issue's reference);
+- (a1) the same on one thread, and (aN) the raw ceiling of batching: N sequences decoded together by the batch
+  API on the backend's contexts (``llm.parallel`` contexts of n_threads / parallel threads each), 200 tokens each;
+- (pp) prompt evaluation speed (a 512-token prompt in one pass), to compute a lone dialogue's floor: its decode at
+  (a) plus evaluating its prompt tokens at (pp);
+- (b1) ``socialsim simulate`` (the real runner: durable corpus, no request cache) with one dialogue in flight,
+  and (bN) with N dialogues in flight (N-turn dialogues, ``stop_on_repeat=false`` so each runs its full length);
+- (c) the peer loop (benchmarks/peer_loop.py): the whole history re-sent to a fresh context on every call (no
+  prefix reuse of any kind, checked per call), same profiles, templates, schemas, token caps and sampling;
+- (sN) with ``--llama-server``: the same N dialogues through llama.cpp's own server (benchmarks/llama_server.py:
+  built from the same vendored source with the same flags, ``--parallel 2N`` slots, one per dialogue role,
+  pinned with ``id_slot``, prompt caching) and the OpenAI-compatible backend.
+
+Then the cost table of item 3 (per N-turn dialogue of (bN): prompt tokens sent, completion tokens, and the share
+of prompt tokens that repeat the same role's previous prompt as an exact prefix) and the targets, met or not.
 """
 
 import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from llama_cpp import Llama
 
@@ -33,232 +38,238 @@ sys.path.insert(0, str(Path(__file__).parent))
 from peer_loop import load as load_peer
 from peer_loop import peer_dialogue
 
-from socialsim.corpus.dialogue import STRATEGIES, Dialogue
-from socialsim.corpus.profile import DISCLOSABLE_FIELDS
-from socialsim.llm.config import LlamaCppSettings
+from socialsim.config import SocialsimConfig
+from socialsim.corpus.readers import read_corpus
+from socialsim.llm.batched import BatchedLlama
 from socialsim.llm.embedded import embedded_model_path
-from socialsim.llm.grammar_last import GrammarLastLlama
-from socialsim.llm.llamacpp import LlamaCppBackend
 from socialsim.personas.bank import read_bank
-from socialsim.simulation.config import SimulationConfig
-from socialsim.simulation.conversation import simulate_dialogue
-from socialsim.simulation.schemas import SupporterReasoned
+from socialsim.simulation.runner import simulate_corpus
 
 PROFILES = Path(__file__).parent / "data" / "bench_profiles.jsonl"
-FILLER = ("Seeker: I have been feeling low since the move, and work is piling up. Supporter: That sounds hard; "
-          "what has been the most difficult part of this week for you? ")
+TARGETS = {"lone": 0.75, "batched": 1.5, "vs_peer": 8.0, "prefix_share": 0.90}
 
 
-def raw_decode(n_threads: int, context: int = 0, tokens: int = 200, repeats: int = 2, streams: int = 1) -> float:
-    """Plain llama.cpp decode (no grammar, no chat template) of exactly ``tokens`` tokens (an early end of text
-    once counted as a zero rate and halved this figure), after a prompt of ``context`` tokens already in the KV cache
-    (0: a one-line prompt) since decoding slows down as the context grows. ``streams`` > 1 decodes that many
-    sequences at once, each on its own context with ``n_threads // streams`` threads (total tokens/s): the raw
-    counterpart of ``llm.parallel``."""
-    threads = max(1, n_threads // streams)
-    llms = [Llama(model_path=str(embedded_model_path()), n_ctx=8192, n_threads=threads, n_threads_batch=threads,
-                  verbose=False) for _ in range(streams)]
-    prompt = llms[0].tokenize(b"Write a long story about a lighthouse keeper.")
-    filler = llms[0].tokenize(FILLER.encode(), add_bos=False)
-    prompt += (filler * (context // len(filler) + 1))[: max(0, context - len(prompt))]
-
-    def decode(llm: Llama, seed: int) -> None:
-        llm.set_seed(seed)
-        stream = llm.generate(prompt, temp=0.7, top_k=40, top_p=0.95, min_p=0.05)
-        for _ in range(tokens):  # generate() never stops by itself: exactly ``tokens`` tokens are decoded
-            next(stream)
-
-    rates = []
-    for seed in range(repeats):
-        for llm in llms:
-            llm.reset()
-            llm.eval(prompt[:-1])  # the context is in the KV cache already, as in the simulator
-        start = time.perf_counter()
-        with ThreadPoolExecutor(streams) as pool:  # llama.cpp releases the GIL while it decodes
-            list(pool.map(decode, llms, [seed] * streams))
-        rates.append(streams * tokens / (time.perf_counter() - start))
-    return statistics.median(rates)
-
-
-def constrained_decode(n_threads: int, grammar_last: bool, repeats: int = 3) -> float:
-    """Decode tokens/s of one supporter reply under its JSON schema, with llama-cpp-python's sampler (grammar
-    over the whole vocabulary at every token) or ours (grammar checked last, see socialsim.llm.grammar_last)."""
-    cls = GrammarLastLlama if grammar_last else Llama
-    llm = cls(model_path=str(embedded_model_path()), n_ctx=2048, n_threads=n_threads, n_threads_batch=n_threads,
-              verbose=False)
-    messages = [{"role": "system", "content": "You are a caring supporter. Answer in JSON."},
-                {"role": "user", "content": "I lost my job last week and I can't sleep. I feel like a failure."}]
-    fmt = {"type": "json_object", "schema": SupporterReasoned.model_json_schema()}
-    tokens, seconds = 0, 0.0
-    for seed in range(repeats):
-        llm.reset()
-        start = time.perf_counter()
-        out = llm.create_chat_completion(messages, max_tokens=200, temperature=0.7, seed=seed, response_format=fmt)
-        seconds += time.perf_counter() - start
-        tokens += out["usage"]["completion_tokens"]
-    return tokens / seconds
-
-
-def bench_config(turns: int) -> SimulationConfig:
-    # Repeats are kept, not ended on: the benchmark measures speed and token growth over the full turn count.
-    return SimulationConfig(max_turns=turns, min_turns=turns, stop_on_repeat=False)
-
-
-def per_dialogue(stats: dict) -> dict:
-    n = stats["dialogues"]
-    return {"completion_tokens_per_dialogue": round(stats["completion_tokens"] / n),
-            "prompt_tokens_sent_per_dialogue": round(stats["prompt_tokens"] / n),
-            "prompt_tokens_evaluated_per_dialogue": round(stats["prompt_tokens_evaluated"] / n),
-            "mean_completion_tokens_per_call": round(stats["completion_tokens"] / max(1, stats["calls"]), 1)}
-
-
-async def simulate(turns: int, dialogues: int, n_threads: int, tag: str) -> tuple[list[Dialogue], dict]:
-    backend = LlamaCppBackend(LlamaCppSettings(n_threads=n_threads, n_ctx=8192, max_sessions=4))
-    config = bench_config(turns)
-    profiles = read_bank(PROFILES)
+def raw_decode(n_threads: int, tokens: int = 200) -> float:
+    """(a): plain ``Llama.generate`` of exactly ``tokens`` tokens after a one-line prompt (no grammar, no chat
+    template; ``generate`` never stops by itself)."""
+    llm = Llama(model_path=str(embedded_model_path()), n_ctx=1024, n_threads=n_threads, n_threads_batch=n_threads,
+                verbose=False)
+    prompt = llm.tokenize(b"Write a long story about a lighthouse keeper.")
+    llm.eval(prompt[:-1])
     start = time.perf_counter()
-    done = [await simulate_dialogue(profiles[i % len(profiles)], f"{tag}-{i}", backend, backend, config)
-            for i in range(dialogues)]
-    seconds = time.perf_counter() - start
-    s = backend.stats
-    return done, {"dialogues": dialogues, "turns": sum(len(d.turns) for d in done), "seconds": round(seconds, 1),
-                  "completion_tokens": s.completion_tokens, "prompt_tokens": s.prompt_tokens,
-                  "prompt_tokens_evaluated": s.prompt_tokens_evaluated, "calls": s.calls,
-                  "mean_prompt_tokens_per_call": round(s.prompt_tokens / max(1, s.calls)),
-                  "tokens_per_s": round(s.completion_tokens / seconds, 1),
-                  "terminations": [d.termination for d in done]}
+    stream = llm.generate(prompt, temp=0.7, top_k=40, top_p=0.95, min_p=0.05)
+    for _ in range(tokens):
+        next(stream)
+    return tokens / (time.perf_counter() - start)
 
 
-def peer(turns: int, dialogues: int, n_threads: int) -> dict:
-    """(c): the peer loop on the same profiles, turn count, token caps and sampling as :func:`simulate`."""
+def prompt_eval(n_threads: int, tokens: int = 512) -> float:
+    """(pp): prompt tokens evaluated per second, one pass of ``tokens`` tokens."""
+    llm = Llama(model_path=str(embedded_model_path()), n_ctx=1024, n_threads=n_threads, n_threads_batch=n_threads,
+                n_batch=512, verbose=False)
+    prompt = (llm.tokenize(b"I have been feeling low since the move, and work is piling up. ") * 64)[:tokens]
+    llm.eval(prompt)  # the first pass of a context sets up its buffers: not timed
+    llm.reset()
+    start = time.perf_counter()
+    llm.eval(prompt)
+    return tokens / (time.perf_counter() - start)
+
+
+def raw_batched(n_threads: int, parallel: int, sequences: int, tokens: int = 200) -> float:
+    """(aN): ``sequences`` sequences decoded together by the batch API, ``tokens`` tokens each, on the layout the
+    backend uses (``parallel`` contexts of ``n_threads // parallel`` threads). No grammar, no chat template."""
+    llama = Llama(model_path=str(embedded_model_path()), n_ctx=256, n_threads=n_threads, verbose=False)
+    engine = BatchedLlama(llama, sequences, 1024, n_threads, parallel)
+    messages = [{"role": "user", "content": "Write a long story about a lighthouse keeper."}]
+    try:
+        start = time.perf_counter()
+        futures = [engine.submit(messages, session=f"raw-{i}", temperature=0.7, top_p=0.95, max_tokens=tokens,
+                                 repeat_penalty=1.0, seed=i, stop=None, json_schema=None) for i in range(sequences)]
+        results = [f.result() for f in futures]
+        seconds = time.perf_counter() - start
+    finally:
+        engine.close()
+    return sum(r.completion_tokens for r in results) / seconds
+
+
+def bench_config(turns: int, in_flight: int, extra_llm: dict[str, Any] | None = None) -> SocialsimConfig:
+    # Repeats are kept, not ended on: every dialogue runs its full length.
+    return SocialsimConfig.model_validate({
+        "llm": {"n_ctx": 4096, "max_sessions": max(2, 2 * in_flight), **(extra_llm or {})},
+        "simulation": {"max_turns": turns, "min_turns": turns, "stop_on_repeat": False, "in_flight": in_flight},
+        "cache": {"enabled": False}})
+
+
+async def simulate(turns: int, dialogues: int, in_flight: int, out: Path, n_threads: int,
+                   backends: Any = None) -> dict[str, Any]:
+    """(b): the real runner (``simulate_corpus``: planned ids, durable corpus, fsync per dialogue)."""
+    config = bench_config(turns, in_flight, {"n_threads": n_threads})
+    backends = backends or config.backends(out, use_cache=False)
+    backends.get("seeker")  # load the model before the clock starts
+    profiles = read_bank(PROFILES)
+    tokens_before = backends.stats.completion_tokens
+    try:
+        report = await simulate_corpus(profiles, out, dialogues, config.simulation, backends, progress=False)
+    finally:
+        await backends.aclose()
+    corpus = list(read_corpus(report.corpus))
+    completion = backends.stats.completion_tokens - tokens_before
+    return {"dialogues": len(corpus), "in_flight": in_flight, "seconds": round(report.seconds, 1),
+            "completion_tokens": completion, "tokens_per_s": round(completion / report.seconds, 1),
+            "utterances": sum(len(d.turns) for d in corpus), **usage_of(corpus),
+            "terminations": dict(report.terminations)}
+
+
+def usage_of(corpus: list[Any]) -> dict[str, Any]:
+    """Per-dialogue means of what each dialogue's ``meta.usage`` recorded (both roles)."""
+    keys = ("calls", "prompt_tokens", "prompt_tokens_evaluated", "prompt_tokens_prefix", "completion_tokens")
+    total = {k: sum(d.meta["usage"][r].get(k, 0) for d in corpus for r in ("seeker", "supporter")) for k in keys}
+    n = len(corpus)
+    return {"calls_per_dialogue": round(total["calls"] / n, 1),
+            "completion_tokens_per_call": round(total["completion_tokens"] / max(1, total["calls"]), 1),
+            "completion_tokens_per_dialogue": round(total["completion_tokens"] / n),
+            "prompt_tokens_sent_per_dialogue": round(total["prompt_tokens"] / n),
+            "prompt_tokens_evaluated_per_dialogue": round(total["prompt_tokens_evaluated"] / n),
+            "prompt_tokens_prefix_per_dialogue": round(total["prompt_tokens_prefix"] / n),
+            "prefix_share": round(total["prompt_tokens_prefix"] / max(1, total["prompt_tokens"]), 3)}
+
+
+def peer(turns: int, dialogues: int, n_threads: int) -> dict[str, Any]:
+    """(c): the peer loop on the same profiles, turn count, token caps and sampling as (b)."""
     llm = load_peer(n_threads)
     profiles = read_bank(PROFILES)
+    config = bench_config(turns, 1)
     start = time.perf_counter()
-    done = [peer_dialogue(llm, profiles[i % len(profiles)], f"peer-{i}", turns, bench_config(turns), LlamaCppSettings())
-            for i in range(dialogues)]
+    done = [peer_dialogue(llm, profiles[i % len(profiles)], f"peer-{i}", turns, config.simulation,
+                          config.backend_for("seeker")) for i in range(dialogues)]
     seconds = time.perf_counter() - start
     calls = [c for d in done for c in d["calls"]]
     total = {k: sum(c[k] for c in calls) for k in ("prompt_tokens", "prompt_tokens_evaluated", "completion_tokens")}
-    return {"dialogues": dialogues, "turns": sum(len(d["turns"]) for d in done), "seconds": round(seconds, 1),
-            **total, "calls": len(calls), "mean_prompt_tokens_per_call": round(total["prompt_tokens"] / len(calls)),
+    return {"dialogues": dialogues, "seconds": round(seconds, 1), "completion_tokens": total["completion_tokens"],
             "tokens_per_s": round(total["completion_tokens"] / seconds, 1),
-            "unparsed_replies": sum(d["unparsed"] for d in done), "texts": [d["turns"] for d in done]}
+            "utterances": sum(len(d["turns"]) for d in done), "calls_per_dialogue": len(calls) / dialogues,
+            "completion_tokens_per_call": round(total["completion_tokens"] / len(calls), 1),
+            "completion_tokens_per_dialogue": round(total["completion_tokens"] / dialogues),
+            "prompt_tokens_sent_per_dialogue": round(total["prompt_tokens"] / dialogues),
+            "prompt_tokens_evaluated_per_dialogue": round(total["prompt_tokens_evaluated"] / dialogues),
+            "unparsed_replies": sum(d["unparsed"] for d in done)}
 
 
-async def concurrent(turns: int, dialogues: int, parallel: int, n_threads: int) -> dict:
-    """Generated tokens/s with ``dialogues`` dialogues in flight on one backend whose calls decode ``parallel``
-    at a time, each with ``n_threads // parallel`` threads."""
-    backend = LlamaCppBackend(LlamaCppSettings(n_threads=max(1, n_threads // parallel), n_ctx=8192,
-                                            max_sessions=2 * dialogues, parallel=parallel))
-    config = bench_config(turns)
-    profiles = read_bank(PROFILES)
-    start = time.perf_counter()
-    await asyncio.gather(*(simulate_dialogue(profiles[i % len(profiles)], f"par{parallel}-{i}", backend, backend,
-                                             config) for i in range(dialogues)))
-    seconds = time.perf_counter() - start
-    return {"parallel": parallel, "threads_per_call": backend.n_threads, "dialogues": dialogues,
-            "seconds": round(seconds, 1), "completion_tokens": backend.stats.completion_tokens,
-            "tokens_per_s": round(backend.stats.completion_tokens / seconds, 1)}
+async def via_server(binary: Path, turns: int, dialogues: int, in_flight: int, out: Path,
+                     n_threads: int) -> dict[str, Any]:
+    """(sN): the same dialogues through llama-server (prototype, benchmarks/llama_server.py)."""
+    from llama_server import LlamaServer, SlotPinnedBackend
 
+    from socialsim.llm.config import OpenAISettings
+    from socialsim.llm.roles import RoleBackends
 
-def growth(dialogue: Dialogue, marks: list[int]) -> list[dict]:
-    rows, evaluated, total = [], 0, 0
-    for k, usage in enumerate(dialogue.meta["turn_usage"], start=1):
-        evaluated += usage["prompt_tokens_evaluated"]
-        total += usage["prompt_tokens"]
-        if k in marks:
-            rows.append({"turns": k, "evaluated_with_kv": evaluated, "prompt_tokens_sent": total})
-    return rows
-
-
-def disclosure_curve(dialogues: list[Dialogue]) -> list[float]:
-    curves = [[len(t.disclosed or []) / len(DISCLOSABLE_FIELDS) for t in d.by("seeker")] for d in dialogues]
-    longest = max(len(c) for c in curves)
-    return [round(statistics.mean(c[min(k, len(c) - 1)] for c in curves), 3) for k in range(longest)]
-
-
-def quality(dialogues: list[Dialogue]) -> dict:
-    supporter = [t for d in dialogues for t in d.by("supporter")]
-    complete = [t for t in supporter if t.strategy in STRATEGIES and t.reasoning and all(
-        (t.reasoning.situation, t.reasoning.thought, t.reasoning.action, t.reasoning.strategy_reason))]
-    rejected: dict[str, int] = {}
-    for d in dialogues:
-        for key, value in d.meta["rejected"].items():
-            rejected[key] = rejected.get(key, 0) + value
-    return {"supporter_turns": len(supporter), "with_all_reasoning_and_valid_strategy": len(complete),
-            "rejected_candidates": rejected}
+    slots = 2 * in_flight
+    with LlamaServer(binary, embedded_model_path(), slots, 4096, n_threads) as server:
+        settings = OpenAISettings(backend="openai", base_url=server.base_url, model="smollm2",
+                                  max_concurrency=slots, timeout_s=600)
+        backends = RoleBackends({role: settings for role in ("seeker", "supporter", "extractor", "judge",
+                                                              "chatbot")})
+        backend = SlotPinnedBackend(settings, slots, bench_config(turns, in_flight).backend_for("seeker")
+                                    .repeat_penalty, backends.stats)  # type: ignore[attr-defined]
+        backends._backends[settings.model_dump_json()] = backend
+        cpu = server.cpu_seconds()
+        row = await simulate(turns, dialogues, in_flight, out, n_threads, backends)
+        row["server_cpu_s"] = round(server.cpu_seconds() - cpu, 1)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dialogues", type=int, default=1, help="dialogues per mode for (b) and (c)")
-    parser.add_argument("--turns", type=int, default=20, help="utterances per dialogue for (b) and (c)")
-    parser.add_argument("--long", type=int, default=40, help="utterances of the growth dialogue")
-    parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
+    parser.add_argument("--turns", type=int, default=20, help="utterances per dialogue for (b), (c), (s)")
+    parser.add_argument("--in-flight", type=int, default=8, help="N: dialogues in flight for (bN), (sN), (aN)")
+    parser.add_argument("--dialogues", type=int, default=None, help="dialogues of (bN) (default: N)")
+    parser.add_argument("--peer-dialogues", type=int, default=2, help="dialogues of the peer loop (c)")
+    parser.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1), help="llama.cpp threads")
+    parser.add_argument("--llama-server", type=Path, default=None, help="a llama-server binary: add row (sN)")
     parser.add_argument("--out", type=Path, default=Path("reports/bench_simulation.json"))
     args = parser.parse_args()
+    n, threads = args.in_flight, args.threads
+    parallel = bench_config(args.turns, n).backend_for("seeker").parallel or min(2, threads)  # type: ignore
+    load = [os.getloadavg()[0]]
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    rows: dict[str, Any] = {}
+    tmp = tempfile.TemporaryDirectory(prefix="bench_sim_")
 
-    load_start = os.getloadavg()[0]
-    a_before = raw_decode(args.threads)
-    print(f"(a) raw decode: {a_before:.1f} tok/s", flush=True)
-    kv_dialogues, b = asyncio.run(simulate(args.turns, args.dialogues, args.threads, "kv"))
-    b.update(per_dialogue(b))
-    print(f"(b) simulator, KV reuse: {b}", flush=True)
-    c = peer(args.turns, args.dialogues, args.threads)
-    c.update(per_dialogue(c))
-    print(f"(c) peer loop, fresh context per call: { {k: v for k, v in c.items() if k != 'texts'} }", flush=True)
-    a_after = raw_decode(args.threads)  # measured again: the machine's load drifts, (a) is the mean of both
-    a = (a_before + a_after) / 2
-    print(f"(a) raw decode again: {a_after:.1f} tok/s", flush=True)
-    a_ctx = raw_decode(args.threads, context=b["mean_prompt_tokens_per_call"])
-    print(f"(a') raw decode after {b['mean_prompt_tokens_per_call']} context tokens: {a_ctx:.1f} tok/s", flush=True)
-    grammar = {"grammar_first_tok_s": round(constrained_decode(args.threads, grammar_last=False), 1),
-               "grammar_last_tok_s": round(constrained_decode(args.threads, grammar_last=True), 1)}
-    print(f"JSON-constrained decode: {grammar}", flush=True)
-    a2_before = raw_decode(args.threads, streams=2)
-    print(f"(a2) raw decode, 2 sequences at once: {a2_before:.1f} tok/s", flush=True)
-    parallel = [asyncio.run(concurrent(args.turns, 2, p, args.threads)) for p in (1, 2)]
-    print(f"(d) 2 dialogues in flight, parallel 1 vs 2: {parallel}", flush=True)
-    a2_after = raw_decode(args.threads, streams=2)
-    a_two = (a2_before + a2_after) / 2
-    print(f"(a2) raw decode, 2 sequences at once, again: {a2_after:.1f} tok/s", flush=True)
-    long_dialogues, long_stats = asyncio.run(simulate(args.long, 1, args.threads, "long"))
-    marks = [m for m in (5, 10, 20, 30, 40, args.long) if m <= len(long_dialogues[0].turns)]
-    result = {
-        "threads": args.threads, "a_raw_decode_tok_s": round(a, 1),
-        "a_before_after": [round(a_before, 1), round(a_after, 1)], "b_kv": b, "c_peer": c,
-        "a_at_mean_context_tok_s": round(a_ctx, 1), "b_over_a_at_context": round(b["tokens_per_s"] / a_ctx, 2),
-        "constrained_decode": grammar,
-        "b_over_a": round(b["tokens_per_s"] / a, 2), "b_over_c": round(b["tokens_per_s"] / c["tokens_per_s"], 2),
-        "d_two_in_flight": parallel,
-        "d_parallel2_over_parallel1": round(parallel[1]["tokens_per_s"] / parallel[0]["tokens_per_s"], 2),
-        "a2_raw_decode_two_streams_tok_s": round(a_two, 1),
-        "a2_before_after": [round(a2_before, 1), round(a2_after, 1)],
-        "d_parallel2_over_a2": round(parallel[1]["tokens_per_s"] / a_two, 2),
-        "growth": growth(long_dialogues[0], sorted(set(marks))), "long_dialogue": long_stats,
-        "disclosure_curve": disclosure_curve(kv_dialogues + long_dialogues),
-        "quality": quality(kv_dialogues + long_dialogues),
-        "load_average_end": os.getloadavg(),
-    }
+    def show(key: str, row: Any) -> None:
+        rows[key] = row
+        print(f"{key}: {row}", flush=True)
+
+    a_runs = [raw_decode(threads), raw_decode(threads)]
+    show("a1", round(raw_decode(1), 1))
+    show("pp", round(prompt_eval(threads), 1))
+    show(f"a{n}", round(raw_batched(threads, parallel, n), 1))
+    show("b1", asyncio.run(simulate(args.turns, 1, 1, Path(tmp.name) / "b1", threads)))
+    show(f"b{n}", asyncio.run(simulate(args.turns, args.dialogues or n, n, Path(tmp.name) / f"b{n}", threads)))
+    show("c", peer(args.turns, args.peer_dialogues, threads))
+    if args.llama_server:
+        show(f"s{n}", asyncio.run(via_server(args.llama_server, args.turns, args.dialogues or n, n,
+                                             Path(tmp.name) / f"s{n}", threads)))
+    a_runs += [raw_decode(threads), raw_decode(threads)]
+    a = max(a_runs)
+    rows["a"], rows["a_runs"] = round(a, 1), [round(x, 1) for x in a_runs]
+    load.append(os.getloadavg()[0])
+    tmp.cleanup()
+
+    b1, bn, c = rows["b1"], rows[f"b{n}"], rows["c"]
+    floor = b1["completion_tokens_per_dialogue"] / (b1["completion_tokens_per_dialogue"] / a
+                                                    + b1["prompt_tokens_evaluated_per_dialogue"] / rows["pp"])
+    ratios = {"b1_over_a": b1["tokens_per_s"] / a, "b1_over_floor": b1["tokens_per_s"] / floor,
+              f"b{n}_over_a": bn["tokens_per_s"] / a, f"b{n}_over_c": bn["tokens_per_s"] / c["tokens_per_s"],
+              f"a{n}_over_a": rows[f"a{n}"] / a}
+    if f"s{n}" in rows:
+        ratios[f"s{n}_over_a"] = rows[f"s{n}"]["tokens_per_s"] / a
+    result = {"started": started, "threads": threads, "parallel": parallel, "turns": args.turns, "rows": rows,
+              "lone_floor_tok_s": round(floor, 1), "ratios": {k: round(v, 2) for k, v in ratios.items()},
+              "load_average": load}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
-    c_summary = {k: v for k, v in c.items() if k != "texts"}
-    with args.out.with_suffix(".dialogues.jsonl").open("w") as handle:  # to read what the model said
-        for dialogue in kv_dialogues + long_dialogues:
-            handle.write(dialogue.model_dump_json(exclude_none=True) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "c_peer"} | {"c_peer": c_summary}, indent=2))
-    d2 = parallel[1]
-    print(f"\nHeadline, all from this run ({args.threads} threads; load average {load_start:.2f} at the start, "
-          f"{os.getloadavg()[0]:.2f} at the end):")
-    print(f"  one dialogue:  (b) {b['tokens_per_s']} / (a) {a:.1f} tok/s = {result['b_over_a']}")
-    print(f"  two in flight: (d, parallel 2) {d2['tokens_per_s']} / (a2) {a_two:.1f} tok/s = "
-          f"{result['d_parallel2_over_a2']}")
-    print(f"  vs the peer:   (b) {b['tokens_per_s']} / (c) {c['tokens_per_s']} tok/s = {result['b_over_c']}")
-    print(f"  per dialogue, (b) vs (c): {b['turns']} vs {c['turns']} utterances; completion tokens "
-          f"{b['completion_tokens_per_dialogue']} vs {c['completion_tokens_per_dialogue']} ({b['calls']} vs "
-          f"{c['calls']} calls); prompt tokens evaluated {b['prompt_tokens_evaluated_per_dialogue']} vs "
-          f"{c['prompt_tokens_evaluated_per_dialogue']}, of {b['prompt_tokens_sent_per_dialogue']} vs "
-          f"{c['prompt_tokens_sent_per_dialogue']} sent")
+
+    def line(name: str, row: dict[str, Any]) -> str:
+        return (f"| {name} | {row['tokens_per_s']} | {row['tokens_per_s'] / a:.2f} | {row['dialogues']} x "
+                f"{row['utterances'] // row['dialogues']} utt. | {row['calls_per_dialogue']} | "
+                f"{row['completion_tokens_per_call']} | {row['completion_tokens_per_dialogue']:,} | "
+                f"{row['prompt_tokens_evaluated_per_dialogue']:,} / {row['prompt_tokens_sent_per_dialogue']:,} |")
+
+    print(f"\nStarted {started}; {threads} threads, llm.parallel={parallel}; load average {load[0]:.2f} at the "
+          f"start, {load[1]:.2f} at the end; {os.cpu_count()} cores; {args.turns}-utterance dialogues.\n")
+    print("| run | generated tok/s | / (a) | dialogues | calls per dialogue | completion tokens per call | "
+          "completion tokens per dialogue | prompt tokens evaluated / sent per dialogue |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    print(f"| (a) raw decode, one sequence, {threads} threads, best of {len(a_runs)} "
+          f"({', '.join(map(str, rows['a_runs']))}) | {a:.1f} | 1.00 | | | 200 | | |")
+    print(f"| (a1) raw decode, one sequence, 1 thread | {rows['a1']} | {rows['a1'] / a:.2f} | | | 200 | | |")
+    print(f"| (a{n}) raw batched decode, {n} sequences, {parallel} context(s) | {rows[f'a{n}']} | "
+          f"{rows[f'a{n}'] / a:.2f} | | | 200 | | |")
+    print(f"| (pp) prompt evaluation, 512 tokens in one pass | {rows['pp']} prompt tok/s | | | | | | |")
+    print(line("(b1) simulator, one dialogue in flight", b1))
+    print(line(f"(b{n}) simulator, {n} dialogues in flight", bn))
+    if f"s{n}" in rows:
+        print(line(f"(s{n}) llama-server --parallel {2 * n}, {n} in flight (server CPU "
+                   f"{rows[f's{n}']['server_cpu_s']} s)", rows[f"s{n}"]))
+    print(line("(c) peer loop, fresh context per call", c))
+    met = {True: "met", False: "NOT met"}
+    print("\nTargets:")
+    print(f"  one dialogue: (b1)/(a) = {ratios['b1_over_a']:.2f} (target >= {TARGETS['lone']}: "
+          f"{met[ratios['b1_over_a'] >= TARGETS['lone']]}); its floor (decode at (a) + its "
+          f"{b1['prompt_tokens_evaluated_per_dialogue']} prompt tokens at (pp)) is {floor:.1f} tok/s, "
+          f"(b1)/floor = {ratios['b1_over_floor']:.2f}")
+    print(f"  {n} in flight: (b{n})/(a) = {ratios[f'b{n}_over_a']:.2f} (target >= {TARGETS['batched']}: "
+          f"{met[ratios[f'b{n}_over_a'] >= TARGETS['batched']]}); the raw ceiling (a{n})/(a) = "
+          f"{ratios[f'a{n}_over_a']:.2f}")
+    print(f"  vs the peer loop: (b{n})/(c) = {ratios[f'b{n}_over_c']:.2f} (target >= {TARGETS['vs_peer']}: "
+          f"{met[ratios[f'b{n}_over_c'] >= TARGETS['vs_peer']]})")
+    print(f"  prompt tokens repeating the role's previous prompt, (b{n}): {bn['prefix_share']:.1%} (target >= "
+          f"{TARGETS['prefix_share']:.0%}: {met[bn['prefix_share'] >= TARGETS['prefix_share']]})")
+    print(f"\nCost per {args.turns}-utterance dialogue ((b{n}), {bn['dialogues']} dialogues): "
+          f"{bn['prompt_tokens_sent_per_dialogue']:,} prompt tokens sent, of which "
+          f"{bn['prompt_tokens_prefix_per_dialogue']:,} repeat the role's previous prompt as an exact prefix "
+          f"({bn['prefix_share']:.1%}); {bn['completion_tokens_per_dialogue']:,} completion tokens; "
+          f"{bn['calls_per_dialogue']} calls.")
 
 
 if __name__ == "__main__":

@@ -73,17 +73,27 @@ def test_a_new_dialogue_reuses_the_system_prompt_of_the_same_role_from_a_recycle
     assert second.usage.prompt_tokens_evaluated < second.usage.prompt_tokens / 3
 
 
-def test_parallel_calls_on_two_contexts_give_the_same_replies_as_one_at_a_time():
+def test_two_roles_taking_turns_on_two_contexts_each_keep_their_cache():
+    """A new session takes an unused or least recently used sequence, never the one the other role of the same
+    dialogue just used (which shares a few template tokens with it)."""
     from socialsim.llm.config import LlamaCppSettings
     from socialsim.llm.llamacpp import LlamaCppBackend
 
-    prompts = ["I miss my sister who moved abroad.", "My boss shouts at me in meetings."]
+    backend = LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=8, max_sessions=2, parallel=2))
+    histories = {"d/seeker": [{"role": "system", "content": "You play a tired nurse who needs support. " * 6}],
+                 "d/supporter": [{"role": "system", "content": "You are a caring supporter. " * 6}]}
 
-    async def replies(parallel: int) -> list[str]:
-        backend = LlamaCppBackend(LlamaCppSettings(temperature=0.0, max_tokens=24, parallel=parallel, n_threads=1))
-        sampling = backend.default_sampling()
-        calls = [backend.complete(ChatRequest([{"role": "user", "content": p}], sampling, session=f"d{i}/seeker"))
-                 for i, p in enumerate(prompts)]
-        return [c.text for c in await asyncio.gather(*calls)]
+    async def turn(session: str, text: str):
+        histories[session].append({"role": "user", "content": text})
+        reply = await backend.complete(ChatRequest(histories[session], backend.default_sampling(), session=session))
+        histories[session].append({"role": "assistant", "content": reply.text})
+        return reply
 
-    assert asyncio.run(replies(2)) == asyncio.run(replies(1))
+    async def dialogue():
+        return [await turn(s, t) for s, t in [("d/seeker", "Start."), ("d/supporter", "I am so tired."),
+                                              ("d/seeker", "How are you?"), ("d/supporter", "Night shifts.")]]
+
+    replies = asyncio.run(dialogue())
+    asyncio.run(backend.aclose())
+    for later in replies[2:]:  # each role's second turn evaluates only its new tokens
+        assert later.usage.prompt_tokens_evaluated < later.usage.prompt_tokens / 2, later.usage

@@ -85,3 +85,28 @@ def test_cli_works_from_given_figures_without_a_corpus():
     missing = CliRunner().invoke(app, ["estimate", "-n", "1000", "--calls-per-dialogue", "20"])
     assert isinstance(missing.exception, SocialsimError)
     assert "calibration corpus or per-dialogue figures" in missing.exception.message
+
+
+def test_a_cached_input_price_applies_to_the_prompt_tokens_repeating_the_roles_previous_prompt(tmp_path):
+    dialogues = [_dialogue(i) for i in range(2)]
+    for d in dialogues:
+        for role in ("seeker", "supporter"):
+            d.meta["usage"][role]["prompt_tokens_prefix"] = 1800  # of 2000 per role: 90 %
+    c = calibrate(dialogues)
+    assert c.prompt_tokens_prefix == 3600 and c.prefix_share == pytest.approx(0.9)
+    full = estimate(1000, c, Throughput(), Prices(input=1.0, output=2.0))
+    cached = estimate(1000, c, Throughput(), Prices(input=1.0, output=2.0, cached_input=0.1))
+    assert full.cost_usd == pytest.approx((4e6 * 1.0 + 8e5 * 2.0) / 1e6)
+    assert cached.cost_usd == pytest.approx((4e5 * 1.0 + 3.6e6 * 0.1 + 8e5 * 2.0) / 1e6)
+    path = tmp_path / "dialogues.jsonl"
+    path.write_text("".join(d.model_dump_json() + "\n" for d in dialogues))
+    result = CliRunner().invoke(app, ["estimate", "-n", "1000", "--corpus", str(path), "--price-input", "1",
+                                      "--price-cached-input", "0.1", "--price-output", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["cost_usd"] == pytest.approx(cached.cost_usd) and data["input_tokens_prefix"] == 3.6e6
+    manual = CliRunner().invoke(app, ["estimate", "-n", "1000", "--calls-per-dialogue", "20",
+                                      "--input-tokens-per-dialogue", "4000", "--output-tokens-per-dialogue", "800",
+                                      "--latency-s", "2", "--prefix-share", "0.9", "--price-input", "1",
+                                      "--price-cached-input", "0.1", "--price-output", "2", "--json"])
+    assert json.loads(manual.output)["cost_usd"] == pytest.approx(cached.cost_usd)

@@ -29,6 +29,9 @@ def estimate_command(
         None, "--input-tokens-per-dialogue", min=0, help="Without --corpus: prompt tokens per dialogue (all calls)."),
     output_tokens: float | None = typer.Option(
         None, "--output-tokens-per-dialogue", min=0, help="Without --corpus: completion tokens per dialogue."),
+    prefix_share: float = typer.Option(
+        0.0, "--prefix-share", min=0, max=1, help="Without --corpus: the share of prompt tokens that repeat the "
+        "role's previous prompt as a prefix (priced with --price-cached-input)."),
     backend: str | None = typer.Option(
         None, help=f"Backend of the big run ({', '.join(available_backends())}); sets the defaults of "
         "--concurrency, --requests-per-minute and --tokens-per-minute from the config (llm.*)."),
@@ -48,6 +51,10 @@ def estimate_command(
     tokens_per_minute: float | None = typer.Option(
         None, min=0, help="Endpoint limit in tokens/min (default: llm.tokens_per_minute)."),
     price_input: float | None = typer.Option(None, min=0, help="US$ per million input (prompt) tokens."),
+    price_cached_input: float | None = typer.Option(
+        None, min=0, help="US$ per million cached input tokens (prefix caching discounts): applied to the prompt "
+        "tokens that repeat the same role's previous prompt as a prefix, as measured in the calibration corpus "
+        "(default: the input price)."),
     price_output: float | None = typer.Option(None, min=0, help="US$ per million output (completion) tokens."),
     price_per_hour: float | None = typer.Option(
         None, min=0, help="US$ per hour of wall time, e.g. the rental price of a self-hosted cluster."),
@@ -71,7 +78,8 @@ def estimate_command(
     else:
         calibration = Calibration(dialogues=0, calls=calls, prompt_tokens=input_tokens,
                                   prompt_tokens_evaluated=input_tokens, completion_tokens=output_tokens,
-                                  seconds_per_call=latency_s, turns=0, source="the given per-dialogue figures")
+                                  seconds_per_call=latency_s, turns=0, source="the given per-dialogue figures",
+                                  prompt_tokens_prefix=prefix_share * input_tokens)
     throughput = Throughput(
         concurrency=concurrency or getattr(llm, "max_concurrency", 1),
         in_flight=in_flight or sim.in_flight,
@@ -80,7 +88,8 @@ def estimate_command(
         tokens_per_minute=tokens_per_minute or getattr(llm, "tokens_per_minute", None),
     )
     given = (price_input, price_output, price_per_hour)
-    prices = Prices(*(price or 0.0 for price in given)) if any(given) else None
+    prices = Prices(*(price or 0.0 for price in given), cached_input=price_cached_input) \
+        if any(given) or price_cached_input is not None else None
     result = estimate(n, calibration, throughput, prices)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))

@@ -92,6 +92,17 @@ def run_shard(factory: Callable[[Any], Task[Any, Any]], arg: Any, jobs: list[tup
     return {"outcomes": outcomes, "counters": {k: after[k] - before.get(k, 0) for k in after}}
 
 
+def apply_outcomes(run: RunState, remote_task: RemoteTask, shard: dict[str, Item[Any]], done: dict[str, Any]) -> None:
+    """Write (or log as failed) the items of one finished shard; add the worker's counters."""
+    remote_task.add_counters(done["counters"])
+    for outcome in done["outcomes"]:
+        item = shard[outcome["id"]]
+        if "error" in outcome:
+            run.fail(item, BackendError(outcome["error"]), outcome["attempts"])
+        else:
+            run.finish(item, outcome["result"])
+
+
 def run_task_on_ray(task: Task[Any, Any], items: Sequence[Item[Any]], sinks: dict[str, Any], *, failures: Any,
                     options: RunOptions, ray_options: RayOptions | None = None) -> tuple[RunReport, int]:
     """Like :func:`~socialsim.engine.runner.run_task`, with the items run on Ray workers. Returns the report
@@ -128,14 +139,8 @@ def run_task_on_ray(task: Task[Any, Any], items: Sequence[Item[Any]], sinks: dic
                 reason = f"Ray task failed after {ray_options.max_retries} retries: {type(exc).__name__}"
                 done = {"outcomes": [{"id": i, "error": reason, "attempts": ray_options.max_retries + 1}
                                      for i in shard], "counters": {}}
-            remote_task.add_counters(done["counters"])
             try:
-                for outcome in done["outcomes"]:
-                    item = shard[outcome["id"]]
-                    if "error" in outcome:
-                        run.fail(item, BackendError(outcome["error"]), outcome["attempts"])
-                    else:
-                        run.finish(item, outcome["result"])
+                apply_outcomes(run, remote_task, shard, done)
             except BackendError:
                 for other in refs:
                     ray.cancel(other)

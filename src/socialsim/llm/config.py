@@ -45,21 +45,22 @@ class LlamaCppSettings(BackendSettings):
     speed_only: ClassVar[frozenset[str]] = frozenset({"n_threads", "parallel", "n_gpu_layers", "max_sessions"})
 
     backend: Literal["llamacpp"] = "llamacpp"
-    n_threads: int | None = Field(
-        None, ge=1, description="CPU threads of one call (unset = number of cores, max 8, / parallel).")
+    n_threads: int | None = Field(None, ge=1, description="CPU threads in all (unset = number of cores, max 8).")
     parallel: int | None = Field(
-        None, ge=1, description="Calls decoded at the same time, each on its own KV cache with n_threads threads "
-        "(unset = 2 on a machine with 2 or more cores, else 1).")
-    n_ctx: int = Field(4096, ge=256, description="Context window in tokens.")
+        None, ge=1, description="Contexts decoding side by side, each with n_threads / parallel threads and "
+        "max_sessions / parallel sequences that share its forward passes (unset = 2 on a machine with 2 or more "
+        "cores, else 1).")
+    n_ctx: int = Field(4096, ge=256, description="Context window of one call (one sequence) in tokens.")
     n_gpu_layers: int = Field(0, description="Layers to offload to a GPU (-1 = all).")
     max_sessions: int = Field(
-        4, ge=1, description="KV caches kept alive (one per dialogue role), so a new turn only evaluates new tokens.")
+        8, ge=1, description="Sequences kept, each with its own KV cache of n_ctx tokens (one per dialogue role, "
+        "so a new turn only evaluates its new tokens); calls in flight beyond this many wait.")
     repeat_penalty: float = Field(1.1, ge=0, description="Repetition penalty (1.0 = off).")
 
     @model_validator(mode="after")
     def _check_parallel(self) -> "LlamaCppSettings":
         if self.parallel is not None and self.parallel > self.max_sessions:
-            raise ValueError(f"parallel ({self.parallel}) needs at least as many KV caches: raise max_sessions "
+            raise ValueError(f"parallel ({self.parallel}) needs at least as many sequences: raise max_sessions "
                              f"({self.max_sessions})")
         return self
 

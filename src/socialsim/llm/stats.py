@@ -10,6 +10,7 @@ class RunStats:
     cache_hits: int = 0
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
+    prompt_tokens_prefix: int = 0
     completion_tokens: int = 0
     generation_seconds: float = 0.0
     retries: int = 0

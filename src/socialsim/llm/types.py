@@ -40,6 +40,9 @@ class Usage:
     completion_tokens: int = 0
     # Prompt tokens actually run through the model (the rest came from a reused KV cache); None if unknown.
     prompt_tokens_evaluated: int | None = None
+    # Prompt tokens repeating the same session's previous prompt as an exact prefix (what servers with prefix
+    # caching can serve from their cache and bill as cached input; see socialsim.llm.prefix); None if unknown.
+    prompt_tokens_prefix: int | None = None
 
 
 @dataclass

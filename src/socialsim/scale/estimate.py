@@ -10,7 +10,9 @@ report names it:
 - **requests/min and tokens/min** limits of the endpoint, when set.
 
 Per-dialogue figures (calls, prompt and completion tokens, seconds per call) come from a calibration corpus: the
-``meta.usage`` that ``socialsim simulate`` records with every dialogue. Assumptions: N dialogues behave like the
+``meta.usage`` that ``socialsim simulate`` records with every dialogue. That includes the prompt tokens repeating
+the same role's previous prompt as an exact prefix, which servers with prefix caching serve from their cache and
+many APIs bill at a discounted "cached input" price (``Prices.cached_input``). Assumptions: N dialogues behave like the
 calibration ones (same models, turn limits and prompts); calls answered from the request cache are excluded from
 the timing; re-asked structured calls count as calls but only their final attempt's tokens are recorded.
 """
@@ -39,6 +41,11 @@ class Calibration:
     turns: float
     models: tuple[str, ...] = ()
     source: str = ""
+    prompt_tokens_prefix: float = 0.0  # prompt tokens repeating the role's previous prompt (cacheable prefix)
+
+    @property
+    def prefix_share(self) -> float:
+        return self.prompt_tokens_prefix / self.prompt_tokens if self.prompt_tokens else 0.0
 
 
 @dataclass(frozen=True)
@@ -56,11 +63,13 @@ class Throughput:
 
 @dataclass(frozen=True)
 class Prices:
-    """US dollars per million tokens (hosted APIs) and per hour of wall time (a rented cluster)."""
+    """US dollars per million tokens (hosted APIs) and per hour of wall time (a rented cluster). ``cached_input``
+    (None = the input price) applies to prompt tokens that repeat the role's previous prompt as a prefix."""
 
     input: float = 0.0
     output: float = 0.0
     per_hour: float = 0.0
+    cached_input: float | None = None
 
 
 @dataclass
@@ -73,6 +82,7 @@ class Estimate:
     wall_seconds: float
     bottleneck: str
     bounds: dict[str, float] = field(default_factory=dict)  # bottleneck -> seconds it alone implies
+    input_tokens_prefix: float = 0.0  # of input_tokens: repeating the role's previous prompt (cacheable)
     cost_usd: float | None = None
     calibration: Calibration | None = None
     throughput: Throughput | None = None
@@ -84,7 +94,7 @@ class Estimate:
 def calibrate(dialogues: Iterable[Dialogue], source: str = "") -> Calibration:
     """Mean per-dialogue usage of simulated dialogues (those whose ``meta.usage`` was recorded)."""
     n = 0
-    calls = prompt = evaluated = completion = seconds = timed_calls = turns = 0.0
+    calls = prompt = evaluated = prefix = completion = seconds = timed_calls = turns = 0.0
     models: set[str] = set()
     for dialogue in dialogues:
         usage = dialogue.meta.get("usage")
@@ -98,6 +108,7 @@ def calibrate(dialogues: Iterable[Dialogue], source: str = "") -> Calibration:
             calls += u.get("calls", 0)
             prompt += u.get("prompt_tokens", 0)
             evaluated += u.get("prompt_tokens_evaluated", 0) or u.get("prompt_tokens", 0)
+            prefix += u.get("prompt_tokens_prefix", 0)
             completion += u.get("completion_tokens", 0)
             seconds += u.get("seconds", 0)
             timed_calls += u.get("calls", 0) - u.get("cached", 0)
@@ -109,7 +120,7 @@ def calibrate(dialogues: Iterable[Dialogue], source: str = "") -> Calibration:
                              "calibrate on a run made with --set cache.enabled=false")
     return Calibration(dialogues=n, calls=calls / n, prompt_tokens=prompt / n, prompt_tokens_evaluated=evaluated / n,
                        completion_tokens=completion / n, seconds_per_call=seconds / timed_calls, turns=turns / n,
-                       models=tuple(sorted(models)), source=source)
+                       models=tuple(sorted(models)), source=source, prompt_tokens_prefix=prefix / n)
 
 
 def calibrate_from_corpus(path: Path) -> Calibration:
@@ -134,13 +145,16 @@ def estimate(n: int, calibration: Calibration, throughput: Throughput, prices: P
     if throughput.tokens_per_minute:
         bounds["tokens/min"] = 60.0 * (input_tokens + output_tokens) / throughput.tokens_per_minute
     bottleneck = max(bounds, key=lambda k: bounds[k])
+    prefix = n * calibration.prompt_tokens_prefix
     cost = None
     if prices is not None:
-        cost = (input_tokens * prices.input + output_tokens * prices.output) / 1e6 \
+        cached_price = prices.input if prices.cached_input is None else prices.cached_input
+        cost = ((input_tokens - prefix) * prices.input + prefix * cached_price + output_tokens * prices.output) / 1e6 \
             + bounds[bottleneck] / 3600 * prices.per_hour
     return Estimate(dialogues=n, calls=calls, input_tokens=input_tokens, input_tokens_evaluated=evaluated,
                     output_tokens=output_tokens, wall_seconds=bounds[bottleneck], bottleneck=bottleneck,
-                    bounds=bounds, cost_usd=cost, calibration=calibration, throughput=throughput)
+                    bounds=bounds, input_tokens_prefix=prefix, cost_usd=cost, calibration=calibration,
+                    throughput=throughput)
 
 
 def human_duration(seconds: float) -> str:
@@ -160,12 +174,14 @@ def format_estimate(e: Estimate) -> str:
         origin = (f"calibration: {c.dialogues} dialogues from {c.source or 'a run'} ({', '.join(c.models)}): "
                   f"per dialogue {c.turns:.1f} turns, " if c.dialogues else f"from {c.source}: per dialogue ")
         lines.append(f"{origin}{c.calls:.1f} calls, {c.prompt_tokens:.0f} prompt tokens "
-                     f"({c.prompt_tokens_evaluated:.0f} evaluated), {c.completion_tokens:.0f} completion tokens, "
-                     f"{c.seconds_per_call:.2f} s per call")
+                     f"({c.prompt_tokens_evaluated:.0f} evaluated, {c.prefix_share:.0%} repeating the role's "
+                     f"previous prompt), {c.completion_tokens:.0f} completion tokens, {c.seconds_per_call:.2f} s "
+                     "per call")
     lines += [
         f"dialogues:      {e.dialogues:,}",
         f"LLM calls:      {e.calls:,.0f}",
-        f"input tokens:   {e.input_tokens:,.0f} (evaluated {e.input_tokens_evaluated:,.0f})",
+        f"input tokens:   {e.input_tokens:,.0f} (evaluated {e.input_tokens_evaluated:,.0f}; a cacheable prefix "
+        f"{e.input_tokens_prefix:,.0f})",
         f"output tokens:  {e.output_tokens:,.0f}",
         f"wall time:      {human_duration(e.wall_seconds)} (bound by {e.bottleneck})",
     ]

@@ -54,6 +54,9 @@ class SimulationConfig(BaseModel):
     in_flight: int = Field(
         4, ge=1, description="Dialogues simulated concurrently. llama.cpp serializes calls anyway and keeps at most "
         "llm.max_sessions // 2 dialogues in flight so every role keeps its own KV cache.")
+    processes: int = Field(
+        1, ge=1, description="Worker processes simulating dialogues (in_flight shared among them), the main process "
+        "the only writer: past one core's worth of client work (prompts, checks, HTTP) against a fast server.")
     dialogue_retries: int = Field(
         1, ge=0, description="Retries of a dialogue whose backend failed (connection lost, server error) before "
         "it is recorded in failures.jsonl.")

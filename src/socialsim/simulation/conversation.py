@@ -36,7 +36,8 @@ from socialsim.simulation.seeker import SeekerAgent
 from socialsim.simulation.supporter import SupporterAgent, SupporterReply, reasoning_of
 
 T = TypeVar("T", bound=BaseModel)
-USAGE_KEYS = ("calls", "cached", "prompt_tokens", "prompt_tokens_evaluated", "completion_tokens", "seconds")
+USAGE_KEYS = ("calls", "cached", "prompt_tokens", "prompt_tokens_evaluated", "prompt_tokens_prefix",
+              "completion_tokens", "seconds")
 
 
 class SupporterSeat(Protocol):
@@ -79,6 +80,7 @@ class _Run:
         c = result.completion
         counts = {"calls": result.attempts, "cached": int(c.cached), "prompt_tokens": c.usage.prompt_tokens,
                   "prompt_tokens_evaluated": c.usage.prompt_tokens_evaluated or 0,
+                  "prompt_tokens_prefix": c.usage.prompt_tokens_prefix or 0,
                   "completion_tokens": c.usage.completion_tokens, "seconds": c.latency_s}
         for key, value in counts.items():
             self.usage[speaker][key] += value

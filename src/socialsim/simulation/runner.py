@@ -29,6 +29,7 @@ from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.profile import Profile
 from socialsim.engine import Item, RunOptions, Task, run_task
+from socialsim.engine.process_executor import run_task_on_processes
 from socialsim.engine.ray_executor import RayOptions, run_task_on_ray
 from socialsim.errors import SocialsimError
 from socialsim.llm.roles import BackendProvider, RoleBackends
@@ -42,7 +43,7 @@ from socialsim.simulation.exemplars import exemplar_index
 CORPUS, FAILURES, RUN_FILE, BANK = "dialogues.jsonl", "failures.jsonl", "run.json", "personas.jsonl"
 TEMPLATES = (seeker.SYSTEM_TEMPLATE, seeker.TURN_TEMPLATE, seeker.PLAIN_TURN_TEMPLATE, supporter.SYSTEM_TEMPLATE,
              supporter.TURN_TEMPLATE, "safety/crisis_reply.j2", "common/reask.j2")
-SPEED_ONLY = {"in_flight", "dialogue_retries", "stop_after_failures"}
+SPEED_ONLY = {"in_flight", "processes", "dialogue_retries", "stop_after_failures"}
 SIM_ROLES = ("seeker", "supporter")
 SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
 
@@ -153,6 +154,7 @@ class SimulationTask(Task[Profile, Dialogue]):
                  run_meta: dict[str, Any] | None = None, worker: str | None = None) -> None:
         self.config, self.backends, self.run_meta = config, backends, run_meta or {}
         self.worker = worker  # "host:pid" of a Ray worker, recorded in each dialogue it simulates
+        self.shared_cache: Path | None = None  # a request cache the workers share (processes on this machine)
         self.terminations: Counter[str] = Counter()
         self.started, self.tokens_at_start = time.perf_counter(), backends.stats.completion_tokens
 
@@ -183,11 +185,12 @@ class SimulationTask(Task[Profile, Dialogue]):
                 if settings.get(key):
                     share = settings[key] / workers
                     settings[key] = max(1, math.floor(share)) if key == "max_concurrency" else share
-            if settings["backend"] == "llamacpp":  # pinned to the CPUs Ray reserved, one call at a time
+            if settings["backend"] == "llamacpp":  # pinned to the CPUs Ray reserved
                 settings["n_threads"] = settings.get("n_threads") or cpus
                 settings["parallel"] = settings.get("parallel") or 1
         return build_remote_task, {"config": self.config.model_dump(mode="json"), "backends": spec,
-                                   "run_meta": self.run_meta}
+                                   "run_meta": self.run_meta,
+                                   "cache": str(self.shared_cache) if self.shared_cache else None}
 
     def cpus_per_worker(self) -> int:
         threads = [getattr(self.backends.settings(r), "n_threads", None) for r in SIM_ROLES
@@ -202,8 +205,9 @@ class SimulationTask(Task[Profile, Dialogue]):
 
 
 def build_remote_task(arg: dict[str, Any]) -> SimulationTask:
-    """A Ray worker's task: its own backends (no request cache: it is one SQLite file on the driver's disk)."""
-    backends = RoleBackends.from_spec(arg["backends"])
+    """A worker's task: its own backends; the request cache only when the workers share the driver's disk
+    (processes on this machine; Ray workers may run elsewhere)."""
+    backends = RoleBackends.from_spec(arg["backends"], Path(arg["cache"]) if arg.get("cache") else None)
     return SimulationTask(SimulationConfig.model_validate(arg["config"]), backends, arg["run_meta"],
                           worker=f"{socket.gethostname()}:{os.getpid()}")
 
@@ -231,7 +235,13 @@ async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config
     sinks, failures = {"dialogues": out_dir / CORPUS}, out_dir / FAILURES
     workers = 0
     try:
-        if ray is None:
+        if ray is None and config.processes > 1:
+            cache = getattr(backends, "cache", None)
+            task.shared_cache = cache.path if cache is not None else None
+            run = run_task_on_processes(task, dialogue_jobs(profiles, n), sinks, failures=failures, options=options,
+                                        workers=config.processes)
+            workers = config.processes
+        elif ray is None:
             run = await run_task(task, dialogue_jobs(profiles, n), sinks, failures=failures, options=options)
         else:
             run, workers = run_task_on_ray(task, dialogue_jobs(profiles, n), sinks, failures=failures,
@@ -240,5 +250,7 @@ async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config
         lock.close()
     report.finished_before, report.finished_now, report.failed_now = run.done_before, run.done_now, run.failed_now
     report.terminations, report.seconds, report.first_failure = task.terminations, run.seconds, run.first_failure
-    report.llm_summary = backends.stats.summary() + (f" (on {workers} Ray workers)" if workers else "")
+    where = f" (on {workers} Ray workers)" if ray is not None and workers else \
+        f" (in {workers} worker processes)" if workers else ""
+    report.llm_summary = backends.stats.summary() + where
     return report
