@@ -35,7 +35,7 @@ async def simulate_async(out_dir: str | Path, n: int, *, personas: str | Path | 
             built = await build_bank(DEFAULT_SOURCE, personas, backends, config.personas, limit=n,
                                      progress=progress)
         report = await simulate_corpus(read_bank(personas), out_dir, n, config.simulation, backends, force=force,
-                                       progress=progress, ray=ray)
+                                       progress=progress, ray=ray, safety=config.safety)
     finally:
         await backends.aclose()
     return report, built

@@ -35,6 +35,7 @@ def command(
 ) -> None:
     """Statistics, plots, judge scores (optional) and the filter table (when CORPUS came from `socialsim filter`),
     side by side with the --compare corpora, in one page that opens offline."""
+    config = STATE.load().config  # also sets the safety net's section (its table counts flagged dialogues)
     paths = [corpus, *compare]
     names = corpus_names(paths)
     corpora = {name: _load(path, format) for name, path in zip(names, paths, strict=True)}
@@ -45,7 +46,6 @@ def command(
                 filters[name] = list(csv.reader(handle))
     judged, judge_model = None, None
     if judge_n > 0:
-        config = STATE.load().config
         roles = config.backends(out / "judge")
         judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judge" / "judgements.jsonl",
                       roles.structured_attempts)

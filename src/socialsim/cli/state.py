@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim.config import LoadedConfig, load_config, parse_assignment
+from socialsim.safety import configure
 
 
 @dataclass
@@ -17,7 +18,9 @@ class CliState:
         """Resolve the config: file < env < ``--set`` < the command's own flags (None = flag not given)."""
         overrides: dict[str, Any] = dict(parse_assignment(a) for a in self.assignments)
         overrides.update({k: v for k, v in flag_overrides.items() if v is not None})
-        return load_config(self.config_path, overrides=overrides)
+        loaded = load_config(self.config_path, overrides=overrides)
+        configure(loaded.config.safety)  # every stage's safety net follows the config's safety section
+        return loaded
 
 
 STATE = CliState()

@@ -13,6 +13,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from socialsim.corpus.atomic import write_atomic, write_lines_atomic
+from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
 from socialsim.errors import ConfigError
@@ -20,7 +21,7 @@ from socialsim.evaluation.config import FILTER_RULES, FilterConfig
 from socialsim.evaluation.stats import csv_text, markdown_table
 from socialsim.metrics.distinct import ngrams
 from socialsim.metrics.tokenize import is_content, plain_words, tokens
-from socialsim.safety import addresses_safety, detect_risk
+from socialsim.safety import default_detector
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
 
@@ -137,15 +138,10 @@ def invalid_strategy(d: Dialogue, cfg: FilterConfig) -> str | None:
 
 def unaddressed_crisis(d: Dialogue, cfg: FilterConfig) -> str | None:
     """A seeker turn with crisis content must be answered by a supporter turn that addresses safety."""
-    turns = merge_consecutive(d).turns
-    for i, turn in enumerate(turns):
-        if turn.speaker != "seeker" or not (kinds := detect_risk(turn.text)):
-            continue
-        reply = turns[i + 1] if i + 1 < len(turns) else None
-        reply_text = "" if reply is None else reply.text + " " + (reply.reasoning.as_text() if reply.reasoning else "")
-        if not addresses_safety(reply_text):
-            where = "the dialogue ends" if reply is None else "the reply does not address safety"
-            return f"seeker turn {i + 1} signals {', '.join(kinds)} and {where}"
+    for crisis in crisis_turns(d):
+        if not crisis.addressed:
+            where = "the reply does not address safety" if crisis.answered else "the dialogue ends"
+            return f"seeker turn {crisis.turn} signals {', '.join(crisis.kinds)} and {where}"
     return None
 
 
@@ -198,6 +194,7 @@ class Verdict:
 class FilterReport:
     rules: list[str]
     verdicts: list[Verdict]
+    safety: str = ""  # which layers of the safety net ran, when unaddressed_crisis was applied
 
     @property
     def kept(self) -> list[Dialogue]:
@@ -222,7 +219,8 @@ class FilterReport:
         return rows
 
     def markdown(self) -> str:
-        return markdown_table(self.rows())
+        note = f"\n\nunaddressed_crisis: risk detected by {self.safety}." if self.safety else ""
+        return markdown_table(self.rows()) + note
 
 
 def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = None) -> FilterReport:
@@ -232,6 +230,11 @@ def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = N
     if unknown:
         raise ConfigError(f"unknown filter rule(s): {', '.join(unknown)}",
                           f"evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}")
+    dialogues = list(dialogues)
+    safety = ""
+    if "unaddressed_crisis" in cfg.rules:
+        prime_safety(dialogues)
+        safety = default_detector().describe()
     verdicts = []
     for d in dialogues:
         verdict = Verdict(d)
@@ -244,7 +247,7 @@ def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = N
         for verdict in verdicts:
             if verdict.kept and (reason := index.check(verdict.dialogue)):
                 verdict.reasons["near_duplicate"] = reason
-    return FilterReport(list(cfg.rules), verdicts)
+    return FilterReport(list(cfg.rules), verdicts, safety)
 
 
 def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None = None,

@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
 from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive
 from socialsim.evaluation.judge import DIMENSIONS, score_rows
@@ -29,6 +30,7 @@ from socialsim.evaluation.stats import (
     summary_rows,
     topic_rows,
 )
+from socialsim.safety import RISK_KINDS, default_detector
 
 COLORS = ("#2f6db5", "#e07b39", "#3a9a5b", "#b5443b", "#7a5cb5")
 
@@ -167,6 +169,30 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None) 
     return out
 
 
+def safety_rows(corpora: dict[str, Sequence[Dialogue]]) -> list[list[str]]:
+    """Dialogues the safety net flags (in all and per kind), flagged seeker turns, and dialogues where a flagged
+    turn was left unaddressed (the reply gives no real guidance, or the dialogue ends there)."""
+    detector = default_detector()
+    columns = []
+    for dialogues in corpora.values():
+        prime_safety(dialogues, detector)
+        audits = [crisis_turns(d, detector) for d in dialogues]
+        n = len(dialogues)
+
+        def share(count: int, n: int = n) -> str:
+            return f"{count:,} ({100 * count / n:.1f}%)" if n else "0"
+
+        columns.append([
+            share(sum(bool(a) for a in audits)),
+            *[share(sum(any(kind in c.kinds for c in a) for a in audits)) for kind in RISK_KINDS],
+            f"{sum(len(a) for a in audits):,}",
+            share(sum(any(not c.addressed for c in a) for a in audits)),
+        ])
+    labels = ["dialogues flagged", *[f"  with {k.replace('_', ' ')}" for k in RISK_KINDS], "seeker turns flagged",
+              "dialogues with an unaddressed crisis turn"]
+    return [["metric", *corpora], *[[label, *(c[i] for c in columns)] for i, label in enumerate(labels)]]
+
+
 def _excerpt(dialogues: Sequence[Dialogue], turns: int = 8) -> tuple[str, list[tuple[str, str, str, str]]]:
     """(dialogue id, [(speaker, strategy, text, reasoning)]) of the first dialogue's opening turns."""
     if not dialogues:
@@ -183,7 +209,8 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
     """Write report.html, report.md, the tables as CSV and the plots as PNG into ``out_dir``; return the page."""
     out = Path(out_dir)
     stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
-    tables = {"summary": summary_rows(stats), "strategies": strategy_rows(stats), "topics": topic_rows(stats)}
+    tables = {"summary": summary_rows(stats), "safety": safety_rows(corpora), "strategies": strategy_rows(stats),
+              "topics": topic_rows(stats)}
     if judged:
         tables["judge"] = score_rows(judged)
     figs = figures(stats, judged)
@@ -195,7 +222,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
         "title": title, "version": __version__, "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
         "tables": tables, "figures": figs, "tokenizer": TOKENIZER_NOTE, "judge_model": judge_model,
-        "filters": filter_tables or {},
+        "filters": filter_tables or {}, "safety_layers": default_detector().describe(),
         "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items() if dialogues},
     }
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -208,10 +235,13 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
 def _markdown(ctx: dict[str, Any]) -> str:
     parts = [f"# {ctx['title']}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
     parts += [f"- **{name}**: {n:,} dialogues {f'({src})' if src else ''}" for name, src, n in ctx["corpora"]]
-    headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
+    headings = {"summary": "Statistics", "safety": "Crisis safety", "strategies": "Strategy distribution",
+                "topics": "Topics",
                 "judge": f"LLM-judge scores (model: {ctx['judge_model']})"}
     for key, rows in ctx["tables"].items():
         parts += ["", f"## {headings[key]}", "", markdown_table(rows)]
+        if key == "safety":
+            parts += ["", f"Risk detected by the {ctx['safety_layers']}; see docs/safety.md for what it misses."]
     for name, rows in ctx["filters"].items():
         parts += ["", f"## Filtering: {name}", "", markdown_table(rows)]
     parts += ["", "## Plots", ""] + [f"![{f.title}]({f.key}.png)" for f in ctx["figures"]]

@@ -32,6 +32,7 @@ from socialsim.engine.ray_executor import RayOptions, run_task_on_ray
 from socialsim.errors import SocialsimError
 from socialsim.llm.roles import BackendProvider, RoleBackends
 from socialsim.prompts import template_hash
+from socialsim.safety import RiskDetector, SafetyConfig, current_config, default_detector
 from socialsim.simulation import seeker, supporter
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
@@ -44,13 +45,26 @@ SIM_ROLES = ("seeker", "supporter")
 SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
 
 
-def fingerprint(config: SimulationConfig, backends: BackendProvider) -> dict[str, Any]:
+def fingerprint(config: SimulationConfig, backends: BackendProvider,
+                detector: RiskDetector | None = None) -> dict[str, Any]:
     """Everything that determines a run's dialogues (so two runs with equal fingerprints are comparable)."""
     simulation = {k: v for k, v in config.model_dump().items() if k not in SPEED_ONLY}
+    detector = detector or default_detector()
     return {"simulation": simulation,
             "roles": {role: backends.settings(role).output_fields() for role in SIM_ROLES},
             "structured_max_attempts": backends.structured_attempts,
-            "templates": {name: template_hash(name) for name in TEMPLATES}}
+            "templates": {name: template_hash(name) for name in TEMPLATES},
+            "safety": {"layers": list(detector.layers), "risk": detector.fingerprint("risk"),
+                       "reply": detector.fingerprint("reply"), "llm": detector.config.llm,
+                       "resources": detector.config.resources}}
+
+
+def safety_detector(safety: SafetyConfig, backends: BackendProvider) -> RiskDetector:
+    """The process's detector for the configured section; a detector of its own when the LLM layer is on (it asks
+    the judge role's backend) or the section differs."""
+    if safety == current_config() and not safety.llm:
+        return default_detector()
+    return RiskDetector.from_config(safety, llm=backends.get("judge") if safety.llm else None)
 
 
 def config_hash(fp: dict[str, Any]) -> str:
@@ -136,8 +150,11 @@ class SimulationTask(Task[Profile, Dialogue]):
     label, unit = "dialogues", "dlg"
 
     def __init__(self, config: SimulationConfig, backends: BackendProvider,
-                 run_meta: dict[str, Any] | None = None, worker: str | None = None) -> None:
+                 run_meta: dict[str, Any] | None = None, worker: str | None = None,
+                 safety: SafetyConfig | None = None) -> None:
         self.config, self.backends, self.run_meta = config, backends, run_meta or {}
+        self.safety = safety or current_config()
+        self.detector = safety_detector(self.safety, backends)
         self.worker = worker  # "host:pid" of a Ray worker, recorded in each dialogue it simulates
         self.terminations: Counter[str] = Counter()
         self.started, self.tokens_at_start = time.perf_counter(), backends.stats.completion_tokens
@@ -145,7 +162,8 @@ class SimulationTask(Task[Profile, Dialogue]):
     async def run(self, item: Item[Profile]) -> Dialogue:
         dialogue = await simulate_dialogue(item.payload, item.id, self.backends.get("seeker"),
                                            self.backends.get("supporter"), self.config,
-                                           max_attempts=self.backends.structured_attempts)
+                                           max_attempts=self.backends.structured_attempts,
+                                           detector=self.detector)
         if self.worker:
             dialogue.meta["worker"] = self.worker
         return dialogue
@@ -173,7 +191,7 @@ class SimulationTask(Task[Profile, Dialogue]):
                 settings["n_threads"] = settings.get("n_threads") or cpus
                 settings["parallel"] = settings.get("parallel") or 1
         return build_remote_task, {"config": self.config.model_dump(mode="json"), "backends": spec,
-                                   "run_meta": self.run_meta}
+                                   "run_meta": self.run_meta, "safety": self.safety.model_dump(mode="json")}
 
     def cpus_per_worker(self) -> int:
         threads = [getattr(self.backends.settings(r), "n_threads", None) for r in SIM_ROLES
@@ -191,20 +209,24 @@ def build_remote_task(arg: dict[str, Any]) -> SimulationTask:
     """A Ray worker's task: its own backends (no request cache: it is one SQLite file on the driver's disk)."""
     backends = RoleBackends.from_spec(arg["backends"])
     return SimulationTask(SimulationConfig.model_validate(arg["config"]), backends, arg["run_meta"],
-                          worker=f"{socket.gethostname()}:{os.getpid()}")
+                          worker=f"{socket.gethostname()}:{os.getpid()}",
+                          safety=SafetyConfig.model_validate(arg["safety"]))
 
 
 async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config: SimulationConfig,
                           backends: BackendProvider, *, force: bool = False, progress: bool = True,
-                          ray: RayOptions | None = None) -> SimulationReport:
+                          ray: RayOptions | None = None, safety: SafetyConfig | None = None) -> SimulationReport:
     """Simulate ``n`` dialogues over ``profiles`` into ``out_dir`` (resuming what is there); with ``ray``, on a
-    Ray cluster."""
+    Ray cluster. ``safety`` is the safety net's section (default: the one the surface configured)."""
     if not profiles:
         raise SocialsimError("the persona bank holds no profiles", "build one with `socialsim personas build`")
-    fp = fingerprint(config, backends)
+    safety = safety or current_config()
+    detector = safety_detector(safety, backends)
+    fp = fingerprint(config, backends, detector)
     lock = claim_folder(out_dir, fp, force)
     report = SimulationReport(out_dir, n)
-    task = SimulationTask(config, backends, {"config_hash": config_hash(fp), "templates": fp["templates"]})
+    task = SimulationTask(config, backends, {"config_hash": config_hash(fp), "templates": fp["templates"]},
+                          safety=safety)
     options = RunOptions(concurrency=in_flight(config, backends), retries=config.dialogue_retries,
                          stop_after_failures=config.stop_after_failures, progress=progress)
     sinks, failures = {"dialogues": out_dir / CORPUS}, out_dir / FAILURES

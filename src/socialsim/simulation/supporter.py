@@ -36,10 +36,11 @@ class SupporterAgent:
         self.messages: list[Message] = [{"role": "system", "content": render(
             SYSTEM_TEMPLATE, reasoning=config.reasoning, strategies=STRATEGIES)}]
 
-    def hear(self, seeker_text: str | None, crisis: bool) -> None:
-        """Append the seeker's turn (None when the supporter opens), with a safety note on a crisis turn."""
+    def hear(self, seeker_text: str | None, crisis: bool, risk_earlier: bool = False) -> None:
+        """Append the seeker's turn (None when the supporter opens), with a safety note on a crisis turn and a
+        reminder on later turns once a risk was disclosed."""
         self.messages.append({"role": "user", "content": render(TURN_TEMPLATE, seeker_text=seeker_text,
-                                                                  crisis=crisis)})
+                                                                  crisis=crisis, risk_earlier=risk_earlier)})
 
     async def propose(self, seed: int) -> Structured[SupporterReply]:
         sampling = self.backend.default_sampling().with_(max_tokens=self.config.supporter_max_tokens, seed=seed)
