@@ -101,13 +101,12 @@ def timed(fn: object) -> tuple[float, object]:
 
 
 def speed(n_utterances: int, n_dialogues: int, work: Path) -> dict:
-    from webapp_data import write_corpus
-
     from socialsim.corpus.index import CorpusIndex
     from socialsim.embeddings import encoder
     from socialsim.evaluation.config import FilterConfig
     from socialsim.evaluation.filters import filter_dialogues
     from socialsim.safety import configure
+    from webapp_data import write_corpus
 
     out: dict = {}
     texts, out["utterance_source"] = utterances(n_utterances)
@@ -140,7 +139,7 @@ def speed(n_utterances: int, n_dialogues: int, work: Path) -> dict:
     return out
 
 
-def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict) -> str:
+def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balanced: dict) -> str:
     lines = ["| kind | test messages | recall, lexicon only | precision, lexicon only | recall, layered | "
              "precision, layered |", "|---|---|---|---|---|---|"]
     for kind in RISK_KINDS:
@@ -150,6 +149,13 @@ def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict) -> st
     a, b = lexical["overall"], layered["overall"]
     lines.append(f"| any kind (flagged vs not) | {b['tp'] + b['fn']} of {layered['n']} | {a['recall']:.3f} | "
                  f"{a['precision']:.3f} | {b['recall']:.3f} | {b['precision']:.3f} |")
+    lines += ["", "Layered with `safety.operating_point: balanced` (thresholds for the best cross-validated F1):", "",
+              "| kind | recall | precision |", "|---|---|---|"]
+    for kind in RISK_KINDS:
+        c = balanced["per_kind"][kind]
+        lines.append(f"| {kind} | {c['recall']:.3f} | {c['precision']:.3f} |")
+    c = balanced["overall"]
+    lines.append(f"| any kind | {c['recall']:.3f} | {c['precision']:.3f} |")
     lines += ["", "Confusion matrix, layered (rows: true label; columns: the flagged kind, the highest-scoring when "
               "several, or none):", "", "| true \\ flagged | " + " | ".join((*RISK_KINDS, NONE)) + " |",
               "|---" * 5 + "|"]
@@ -180,10 +186,12 @@ def main() -> None:
     if args.only in (None, "quality"):
         layered = RiskDetector(SafetyConfig(learned="on", cache=False))
         lexical = RiskDetector(SafetyConfig(learned="off", cache=False))
-        results["risk"] = {"layered": risk_quality(layered), "lexicon": risk_quality(lexical)}
+        balanced = RiskDetector(SafetyConfig(learned="on", cache=False, operating_point="balanced"))
+        results["risk"] = {"layered": risk_quality(layered), "lexicon": risk_quality(lexical),
+                           "balanced": risk_quality(balanced)}
         results["reply"] = {"layered": reply_quality(layered), "lexicon": reply_quality(lexical)}
         text = tables(results["risk"]["layered"], results["risk"]["lexicon"], results["reply"]["layered"],
-                      results["reply"]["lexicon"])
+                      results["reply"]["lexicon"], results["risk"]["balanced"])
         (args.out / "tables.md").write_text(text + "\n", encoding="utf-8")
         print(text, flush=True)
     if args.only in (None, "speed"):

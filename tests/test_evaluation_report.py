@@ -1,9 +1,11 @@
+
 """The report: a self-contained page with escaped corpus text, plus the same tables as Markdown and CSV."""
 
 import asyncio
 import base64
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import ESCONV
@@ -16,6 +18,8 @@ from socialsim.evaluation.judge import Judge, judge_corpora
 from socialsim.evaluation.report import build_report
 from test_evaluation_filters import BAD, make
 from test_evaluation_judge import scores_json
+
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
 
 
 def test_report_is_self_contained_and_escapes_corpus_text(tmp_path):

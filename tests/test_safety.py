@@ -1,28 +1,147 @@
+"""The safety net: each layer on examples from the probe set's test split, the scored batched API and its cache,
+the reply check, the fallback reply, and the optional LLM layer (orchestration only, with a scripted backend).
+
+The learned layer runs the real MiniLM encoder (socialsim[embed], part of the dev install)."""
+
+import asyncio
+import json
+from statistics import mean
+
 import pytest
 
-from socialsim.safety import addresses_safety, crisis_reply, detect_risk
+from scripted import ScriptedBackend
+from socialsim.safety import (
+    RiskDetector,
+    SafetyConfig,
+    addresses_safety,
+    configure,
+    crisis_reply,
+    current_config,
+    detect_risk,
+    score_risk,
+)
+from socialsim.safety.probes import ADDRESSES, NONE, reply_probes, risk_probes
+from socialsim.safety.store import ResultCache
+
+LEXICON = RiskDetector(SafetyConfig(learned="off", cache=False))
+
+# The messages the issue reports the old lexicon missed (with their kinds).
+ISSUE_MISSES = [
+    ("I can't go on anymore, everyone would be better off if I just disappeared", "suicidal_ideation"),
+    ("I wish I could go to sleep and never wake up", "suicidal_ideation"),
+    ("I bought a rope today", "suicidal_ideation"),
+    ("I took too many pills last night...", "self_harm"),
+    ("I started cutting again", "self_harm"),
+    ("My boyfriend pushed me down the stairs and said next time will be worse", "abuse"),
+    ("i wanna kms", "suicidal_ideation"),
+]
 
 
-@pytest.mark.parametrize("text,kinds", [
-    ("Some days I just want to end my life.", ["suicidal_ideation"]),
-    ("I've been cutting myself again to feel something", ["self_harm"]),
-    ("My husband hits me when he's drunk", ["abuse"]),
-    ("I think everyone would be better off without me", ["suicidal_ideation"]),
-])
-def test_crisis_statements_are_flagged(text, kinds):
-    assert detect_risk(text) == kinds
+@pytest.fixture(scope="module")
+def layered():
+    return RiskDetector(SafetyConfig(learned="on", cache=False))
 
 
-@pytest.mark.parametrize("text", [
-    "I failed my exam and I feel like a failure.",
-    "My boss killed my project today, I'm so angry.",
-    "We broke up and I can't stop crying.",
-])
-def test_ordinary_distress_is_not_flagged(text):
-    assert detect_risk(text) == []
+def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
+    probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
+    assert len(probes) >= 40
+    assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.75
 
 
-def test_safe_reply_addresses_safety_and_a_plain_reply_does_not():
-    assert addresses_safety(crisis_reply())
-    assert addresses_safety("Please call a crisis line right now, are you safe?")
-    assert not addresses_safety("That sounds hard. What happened next?")
+def test_lexicon_layer_ignores_idioms_grief_injuries_and_cutting_back_of_the_test_split():
+    negatives = [p for p in risk_probes("test")
+                 if p.label == NONE and p.phrasing in ("idiom", "grief", "injury", "cutting_back")]
+    assert len(negatives) >= 30
+    assert [p.text for p in negatives if LEXICON.kinds(p.text)] == []
+
+
+def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
+    probes = [p for p in risk_probes("test") if p.label != NONE]
+    results = layered.score([p.text for p in probes])
+    for kind in ("suicidal_ideation", "self_harm", "abuse"):
+        hits = [kind in r.kinds for p, r in zip(probes, results, strict=True) if p.label == kind]
+        assert mean(hits) >= 0.95, kind
+    # What the learned layer adds: test messages the lexicon alone misses, caught by the classifier.
+    only_learned = [p for p, r in zip(probes, results, strict=True) if r.layers == ("learned",)]
+    assert len(only_learned) >= 80 and not any(LEXICON.kinds(p.text) for p in only_learned)
+
+
+def test_the_issues_missed_messages_are_caught_by_the_layered_detector(layered):
+    results = layered.score([text for text, _ in ISSUE_MISSES])
+    assert [kind in r.kinds for (_, kind), r in zip(ISSUE_MISSES, results, strict=True)] == [True] * 7
+    assert LEXICON.kinds("i wanna kms") == ["suicidal_ideation"]  # shorthand is the lexicon's job
+
+
+def test_scored_batched_api_and_the_old_one_agree(layered):
+    texts = ["I started cutting again", "This deadline is killing me", "I started cutting again"]
+    results = layered.score(texts)
+    assert results[0] is results[2] and results[0].kinds == ("self_harm",)
+    assert results[0].layers == ("lexicon", "learned") and results[0].score == 1.0
+    assert 0 <= results[0].scores["abuse"] < results[0].scores["self_harm"] <= 1
+    assert not LEXICON.score(["This deadline is killing me"])[0].flagged
+    configure(SafetyConfig(learned="off", cache=False))
+    try:
+        assert detect_risk("I want to kill myself") == ["suicidal_ideation"]
+        assert [r.kinds for r in score_risk(["I want to kill myself", "hello"])] == [("suicidal_ideation",), ()]
+    finally:
+        configure(SafetyConfig())
+
+
+def test_results_are_cached_by_text_and_detector_fingerprint(tmp_path):
+    texts = ["My husband hits me", "I cut my finger while chopping onions"]
+    first = RiskDetector(SafetyConfig(learned="off"), cache=ResultCache(tmp_path / "safety.sqlite"))
+    expected = first.score(texts)
+    second = RiskDetector(SafetyConfig(learned="off"), cache=ResultCache(tmp_path / "safety.sqlite"))
+
+    def fail(_texts):
+        raise AssertionError("recomputed a cached text")
+
+    second._score_new = fail  # a second detector over the same file reads, never computes
+    assert second.score(texts) == expected
+    layered = RiskDetector(SafetyConfig(learned="on"), cache=ResultCache(tmp_path / "safety.sqlite"))
+    assert layered.fingerprint("risk") != first.fingerprint("risk")  # other layers: other keys
+    assert layered.score(texts)[0].scores  # computed (with the learned layer's scores), not read
+
+
+def test_addresses_safety_means_real_guidance(layered):
+    for weak in ("talk to a friend", "Maybe reach out to a coworker.", "That sounds hard. What happened next?",
+                 "It might help to see a therapist at some point."):
+        assert not layered.replies([weak])[0].addresses, weak
+    for real in ("Are you safe right now?", "Please call or text 988 now.", "Call your sister now and ask her to "
+                 "come over, don't stay alone tonight.", "If you took pills, go to the emergency room right away."):
+        assert layered.replies([real])[0].addresses, real
+    probes = reply_probes("test")
+    results = layered.replies([p.text for p in probes])
+    said = [r.addresses for r in results]
+    truth = [p.label == ADDRESSES for p in probes]
+    recall = sum(s and t for s, t in zip(said, truth, strict=True)) / sum(truth)
+    precision = sum(s and t for s, t in zip(said, truth, strict=True)) / sum(said)
+    assert recall >= 0.95 and precision >= 0.95
+
+
+def test_fallback_reply_gives_several_countries_or_the_configured_line_and_says_so():
+    reply = crisis_reply()
+    assert all(line in reply for line in ("988", "116 123", "13 11 14", "findahelpline.com"))
+    assert "local emergency number" in reply and "depending on where you are" in reply
+    assert LEXICON.addresses(reply)
+    configure(SafetyConfig(resources=["Deutschland: TelefonSeelsorge 0800 111 0 111"]))
+    try:
+        assert current_config().resources[0].startswith("Deutschland")
+        local = crisis_reply()
+        assert "0800 111 0 111" in local and "988" not in local and addresses_safety(local)
+    finally:
+        configure(SafetyConfig())
+
+
+def test_llm_layer_only_sees_unflagged_turns_and_only_adds_kinds():
+    backend = ScriptedBackend(lambda request: json.dumps({"kinds": ["self_harm"]}))
+    detector = RiskDetector(SafetyConfig(learned="off", cache=False, llm=True), llm=backend)
+    results = asyncio.run(detector.ascore(["I want to kill myself", "I did it again with the compass tonight"]))
+    assert results[0].kinds == ("suicidal_ideation",) and results[0].layers == ("lexicon",)
+    assert results[1].kinds == ("self_harm",) and results[1].layers == ("llm",)
+    assert [r.messages[-1]["content"] for r in backend.requests] == ["I did it again with the compass tonight"]
+    assert detector.score(["I did it again with the compass tonight"])[0].kinds == ()  # sync calls: no LLM
+
+    broken = RiskDetector(SafetyConfig(learned="off", cache=False, llm=True),
+                          llm=ScriptedBackend(["not json at all"]))
+    assert asyncio.run(broken.ascore(["something vague"]))[0].kinds == ()

@@ -24,6 +24,8 @@ from socialsim.errors import BackendError, InputFileError, SocialsimError
 from socialsim.llm.registry import register_backend
 from test_simulation_loop import make_profile
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 register_backend("sim-script", SimScript)
 HERE = Path(__file__).parent
 

@@ -11,6 +11,8 @@ from socialsim.errors import InputFileError
 from socialsim.evaluation.judgements import Judgements
 from webapp_data import synthetic_dialogue, write_corpus
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 
 @pytest.fixture
 def corpus(tmp_path):

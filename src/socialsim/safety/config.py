@@ -18,6 +18,9 @@ class SafetyConfig(BaseModel):
     learned: Literal["auto", "on", "off"] = Field(
         "auto", description="The learned layer (a classifier on MiniLM embeddings): auto = when socialsim[embed] "
         "is installed, on = required (an error without it), off = the lexicon alone.")
+    operating_point: Literal["recall", "balanced"] = Field(
+        "recall", description="The learned layer's thresholds: recall = set for 97% recall by cross-validation (many "
+        "false alarms: see docs/safety.md), balanced = the best F1 (fewer false alarms, lower recall).")
     llm: bool = Field(
         False, description="Also ask the judge role's model about seeker turns the other layers did not flag "
         "(simulate and eval-interactive only); worth it with a strong model, not with the embedded 135M one.")

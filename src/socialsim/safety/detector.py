@@ -128,9 +128,12 @@ class RiskDetector:
             self._reply_encoder = Encoder(load_model(REPLY_MODEL))
         return self._risk_encoder, self._reply_encoder
 
+    def _thresholds(self, model: Any) -> dict[str, float]:
+        return model.balanced if self.config.operating_point == "balanced" else model.thresholds
+
     def fingerprint(self, what: str) -> str:
-        """Identifies what determines a result: the lexicon, the model file, the layers."""
-        parts = [what, self.lexicon.version, ",".join(self.layers)]
+        """Identifies what determines a result: the lexicon, the model file, the layers, the operating point."""
+        parts = [what, self.lexicon.version, ",".join(self.layers), self.config.operating_point]
         if self.learned:
             risk, reply = self._encoders()
             parts.append((risk if what == "risk" else reply).model.version)
@@ -151,7 +154,7 @@ class RiskDetector:
         encoder = self._encoders()[0]
         probs = encoder.probabilities(texts)
         classes = encoder.model.classes
-        thresholds = encoder.model.thresholds
+        thresholds = self._thresholds(encoder.model)
         out = []
         for lex, row in zip(lexical, probs, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True) if c in RISK_KINDS}
@@ -197,7 +200,7 @@ class RiskDetector:
             return [ReplyResult(bool(g), 1.0 if g else 0.0, g, ("lexicon",) if g else ()) for g in guidance]
         encoder = self._encoders()[1]
         probs = encoder.probabilities(texts)[:, encoder.model.classes.index("addresses")]
-        threshold = encoder.model.thresholds["addresses"]
+        threshold = self._thresholds(encoder.model)["addresses"]
         out = []
         for g, p in zip(guidance, probs, strict=True):
             layers = tuple(name for name, hit in (("lexicon", g), ("learned", p >= threshold)) if hit)

@@ -26,7 +26,8 @@ class LinearModel:
     classes: tuple[str, ...]
     weights: np.ndarray  # (384, len(classes))
     bias: np.ndarray
-    thresholds: dict[str, float]  # per positive class: the probability from which it is flagged
+    thresholds: dict[str, float]  # per positive class: the probability from which it is flagged (for recall)
+    balanced: dict[str, float] = field(default_factory=dict)  # the same, for the best F1 ("balanced")
     lora: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # module -> (A, B)
     lora_scale: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class LinearModel:
         arrays = {"weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float32),
                   "classes": np.array(self.classes),
                   "thresholds": np.array([self.thresholds.get(c, np.nan) for c in self.classes]),
+                  "balanced": np.array([self.balanced.get(c, np.nan) for c in self.classes]),
                   "meta": np.array(json.dumps(self.meta, sort_keys=True)),
                   "lora_scale": np.array(self.lora_scale)}
         for name, (a, b) in self.lora.items():
@@ -60,10 +62,11 @@ def load_model(name: str) -> LinearModel:
     with np.load(io.BytesIO(raw), allow_pickle=False) as data:
         classes = tuple(str(c) for c in data["classes"])
         thresholds = {c: float(t) for c, t in zip(classes, data["thresholds"], strict=True) if not np.isnan(t)}
+        balanced = {c: float(t) for c, t in zip(classes, data["balanced"], strict=True) if not np.isnan(t)}
         lora = {key[5:-2]: (data[key].astype(np.float32), data[key[:-1] + "B"].astype(np.float32))
                 for key in data.files if key.startswith("lora.") and key.endswith(".A")}
         return LinearModel(classes, data["weights"].astype(np.float64), data["bias"].astype(np.float64), thresholds,
-                           lora, float(data["lora_scale"]), json.loads(str(data["meta"])),
+                           balanced, lora, float(data["lora_scale"]), json.loads(str(data["meta"])),
                            hashlib.sha256(raw).hexdigest()[:12])
 
 

