@@ -159,7 +159,7 @@ def test_layered_safety_net_drops_a_euphemistic_crisis_answered_with_talk_to_a_f
     friend" does not address it; the lexicon alone sees neither."""
     from socialsim.safety import SafetyConfig, configure
 
-    turns = list(GOOD_TURNS)
+    turns = list(GOOD_TURNS[:6])
     turns[4] = ("seeker", "I bought a rope today.", ["situation"], None)
     turns[5] = ("supporter", "Maybe you could talk to a friend about it.", None, "Providing Suggestions")
     cfg = FilterConfig(rules=["unaddressed_crisis"])

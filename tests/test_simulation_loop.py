@@ -257,7 +257,7 @@ def test_profile_risk_steers_the_supporter_from_the_disclosure_turn_on():
                            "strategy_reason": "r", "response": answers[turn]})
 
     backend = ScriptedBackend(reply)
-    dialogue = run(backend, SimulationConfig(max_turns=8, min_turns=2))
+    dialogue = run(backend, SimulationConfig(max_turns=8, min_turns=2), profile=profile)
     notes = [r.messages[-1]["content"] for r in backend.requests if not is_seeker(r)]
     assert ["Safety first" in n for n in notes] == [False, True, False, False]
     assert ["Earlier the seeker disclosed a risk" in n for n in notes] == [False, False, True, True]
