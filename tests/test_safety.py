@@ -149,3 +149,27 @@ def test_llm_layer_only_sees_unflagged_turns_and_only_adds_kinds():
     broken = RiskDetector(SafetyConfig(learned="off", cache=False, llm=True),
                           llm=ScriptedBackend(["not json at all"]))
     assert asyncio.run(broken.ascore(["something vague"]))[0].kinds == ()
+
+
+@pytest.mark.slow
+def test_chat_answers_a_euphemistic_crisis_message_with_resources_on_the_embedded_model(embedded_backend):
+    """The real embedded SmolLM2 answers the ordinary turn; the euphemistic one, which the lexicon alone misses,
+    gets the crisis reply from the layered detector (real MiniLM) and the model is not asked."""
+    from socialsim.chatbot.chat import BackendResponder, ChatSession
+
+    euphemism = "I bought a rope today."
+    assert LEXICON.kinds(euphemism) == []
+    responder = BackendResponder(embedded_backend)
+    calls = []
+
+    class Counting:
+        def stream(self, prompt):
+            calls.append(prompt)
+            yield from responder.stream(prompt)
+
+    session = ChatSession(Counting(), detector=RiskDetector(SafetyConfig(learned="on", cache=False)))
+    ordinary = "".join(session.send("Work has been hard this week and I feel tired."))
+    assert len(calls) == 1 and ordinary.strip() and session.crisis_turns == 0
+    reply = "".join(session.send(euphemism))
+    assert len(calls) == 1 and session.crisis_turns == 1  # the model is not asked on a crisis turn
+    assert reply == crisis_reply() and "988" in reply and "116 123" in reply and "Are you safe" in reply
