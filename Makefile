@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run   - create .venv, install, and run the main job on the embedded model
+#   make run   - create .venv, install, and run the main job (pipeline.yaml) on the embedded model
 #   make test  - create .venv, install, lint and run the test suite
 #
 # llama-cpp-python is compiled with portable CPU flags (no -march=native, no AMX; see
@@ -9,7 +9,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELS := .wheels
-ESCONV_TEST ?= ../shared/data/esconv/test.jsonl
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml src/socialsim/llm/llamacpp_build.py | sha1sum | cut -c1-10)
 
 .PHONY: run test lint
@@ -24,12 +23,9 @@ $(STAMP): pyproject.toml src/socialsim/llm/llamacpp_build.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The main job is the pipeline file pipeline.yaml (persona bank -> simulate -> filter -> report); re-running resumes.
 run: $(STAMP)
-	$(BIN)/socialsim simulate -n 3 --max-turns 8 --min-turns 6 --out runs/main
-	$(BIN)/socialsim filter runs/main/dialogues.jsonl runs/main/filtered.jsonl
-	$(BIN)/socialsim report runs/main/filtered.jsonl --compare runs/main/dialogues.jsonl \
-		$(if $(wildcard $(ESCONV_TEST)),--compare $(ESCONV_TEST)) \
-		--out runs/main/report --title "socialsim: simulated corpus$(if $(wildcard $(ESCONV_TEST)), vs ESConv test)"
+	$(BIN)/socialsim run pipeline.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -69,3 +70,23 @@ def lexicon_safety(monkeypatch):
     monkeypatch.setenv("SOCIALSIM__SAFETY__CACHE", "false")
     yield
     configure(before)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz matrix of test_fuzz_inputs (issue 18's acceptance figures), when it ran."""
+    module = sys.modules.get("test_fuzz_inputs")
+    matrix = getattr(module, "MATRIX", None)
+    if not matrix:
+        return
+    write = terminalreporter.write_line
+    kinds = list(module.KINDS)
+    write(f"fuzz matrix: {len(matrix)} cells (E = clear error, C = correct output, x = failed, . = not applicable)")
+    write(f"{'':16} " + " ".join(k[:4] for k in kinds))
+    for command in dict.fromkeys(name for name, _ in matrix):
+        marks = {"clear error": "E", "correct output": "C"}
+        row = [marks.get(matrix[(command, k)]["outcome"], "x") if (command, k) in matrix else "." for k in kinds]
+        write(f"{command:16} " + " ".join(f"{m:4}" for m in row))
+    count = Counter(cell["outcome"] for cell in matrix.values())
+    write(f"clear errors {count['clear error']}, correct outputs {count['correct output']}, failed "
+          f"{count['failed']}; tracebacks {sum(c['traceback'] for c in matrix.values())}, inputs changed "
+          f"{sum(c['changed'] for c in matrix.values())}, stray files {sum(c['stray'] for c in matrix.values())}")

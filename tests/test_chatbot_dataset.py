@@ -73,7 +73,7 @@ def test_esconv_split_is_deterministic_and_by_dialogue():
     options = DatasetConfig(validation_fraction=0.2)
     a = build_training_set(ESCONV / "test.jsonl", options)
     b = build_training_set(ESCONV / "test.jsonl", options)
-    assert a.data_hash == b.data_hash and a.dialogues == 195
+    assert a.train == b.train and a.validation == b.validation and a.dialogues == 195
     train_ids = {e.dialogue_id for e in a.train}
     valid_ids = {e.dialogue_id for e in a.validation}
     assert train_ids and valid_ids and not train_ids & valid_ids

@@ -35,6 +35,12 @@ def tiny_model(tmp_path_factory):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """Tokenised data go to a temporary cache, not the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "esconv3.jsonl"
@@ -107,11 +113,19 @@ def test_train_interrupt_resume_then_evaluate_end_to_end(tiny_model, corpus, tmp
 
 
 def test_lora_training_merges_into_a_plain_model(tiny_model, corpus, tmp_path):
-    config = _config(tiny_model, method="lora", max_steps=2, save_steps=10)
+    import torch
+
+    config = _config(tiny_model, method="lora", max_steps=2, save_steps=10).model_copy(update={"precision": "bf16"})
     result = train_chatbot(corpus, tmp_path / "lora", config, progress=False)
-    assert result.steps == 2
+    assert result.steps == 2 and not result.cache_hit and result.tokenise_seconds > 0
     files = {p.name for p in (tmp_path / "lora" / "model").iterdir()}
     assert "model.safetensors" in files and "adapter_config.json" not in files  # merged
+    env = json.loads((tmp_path / "lora" / "run.json").read_text())["environment"]
+    assert env["device"] == result.device == "cpu" and env["precision"] == "fp32"  # bf16 falls back on the CPU
+    assert env["precision_fallback"].startswith("bf16 asked for") and env["versions"]["torch"] == torch.__version__
+    assert {"transformers", "peft", "accelerate", "python"} <= set(env["versions"])
+    again = train_chatbot(corpus, tmp_path / "lora", config, progress=False, overwrite=True)
+    assert again.cache_hit and again.tokenise_seconds == 0  # the second run reads the tokenised data from the cache
 
 
 def _cli(*args):
@@ -214,3 +228,45 @@ def test_interactive_evaluation_with_the_real_seeker_and_judge(tiny_model, tmp_p
     again = asyncio.run(run())  # resumes: nothing new is simulated
     assert (tmp_path / "ie" / "dialogues.jsonl").read_text().splitlines() == lines
     assert again.dialogues[0].turns == dialogue.turns
+
+
+def _gpu_script(tmp_path, *args):
+    import os
+    import re
+
+    from conftest import ROOT
+
+    env = {**os.environ, "OUT": str(tmp_path / "table"), "PYTHON": sys.executable, "ESCONV": str(ESCONV)}
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "chatbot_gpu.sh"), "--device", "cpu", "--max-samples",
+                             "20", "--sim-corpus", str(ESCONV / "valid.jsonl"), *args], capture_output=True,
+                            text=True, timeout=1500, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the evaluation's progress bar shows the rate and the time left
+    assert re.search(r"\d+/20 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(reply/s|s/reply)", result.stderr), result.stderr[-2000:]
+    results = json.loads((tmp_path / "table" / "results.json").read_text())["results"]
+    assert set(results) == {"base", "esconv", "sim"}
+    trained = [results[r]["training"] for r in ("esconv", "sim")]
+    assert [t["train_examples"] for t in trained] == [20, 20] and trained[0]["steps"] == trained[1]["steps"] >= 1
+    assert all(results[r]["eval"]["examples"] == 20 and results[r]["eval"]["device"].startswith("cpu")
+               for r in results)
+    assert all(t["device"] == "cpu" for t in trained)
+    table = (tmp_path / "table" / "table.md").read_text()
+    for label in ("| base |", "| fine-tuned on ESConv train |", "| fine-tuned on the simulated corpus |",
+                  "| esconv - base | sim - base | sim - esconv |", "| BLEU-2 |", "| gold PPL |"):
+        assert label in table
+    assert len(re.findall(r"\[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]", table)) == 3 * 7  # 3 pairs x 7 metrics
+    return results
+
+
+def test_the_gpu_table_script_runs_on_the_cpu(tiny_model, tmp_path):
+    """benchmarks/chatbot_gpu.sh end to end on the CPU at 20 turns; the simulated row trains on ESConv valid as a
+    stand-in corpus (the script's mechanics are under test here, not which corpus is better)."""
+    _gpu_script(tmp_path, "--base-model", str(tiny_model), "--batch-size", "4", "--max-length", "160",
+                "--max-new-tokens", "8", "--gen-batch-size", "10")
+
+
+@pytest.mark.slow
+def test_the_gpu_table_script_runs_on_the_cpu_with_the_embedded_model(tmp_path):
+    # the GPU sizes (32 x 512 tokens) need ~10 GB on a CPU; the mechanics are the same at 4 x 256
+    results = _gpu_script(tmp_path, "--batch-size", "4", "--max-length", "256", "--gen-batch-size", "10")
+    assert results["base"]["eval"]["scores"]["perplexity"] < 100  # the real SmolLM2, not a random model

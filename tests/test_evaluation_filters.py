@@ -164,7 +164,7 @@ def test_layered_safety_net_drops_a_euphemistic_crisis_answered_with_talk_to_a_f
     turns[5] = ("supporter", "Maybe you could talk to a friend about it.", None, "Providing Suggestions")
     cfg = FilterConfig(rules=["unaddressed_crisis"])
     kept = filter_dialogues([make(turns)], cfg)
-    assert kept.verdicts[0].kept and "lexicon only" in kept.safety  # this module's fixture: lexicon only
+    assert kept.verdicts[0].kept and "lexicon only" in kept.tally.safety  # this module's fixture: lexicon only
     configure(SafetyConfig(learned="on", cache=False))
     report = filter_dialogues([make(turns)], cfg)
     assert report.verdicts[0].reasons == {

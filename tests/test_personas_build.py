@@ -18,7 +18,7 @@ from socialsim.errors import InputFileError
 from socialsim.personas.bank import read_bank
 from socialsim.personas.build import build_bank, rejections_path
 from socialsim.personas.config import PersonaConfig
-from socialsim.personas.sources.builtin import builtin_seeds
+from socialsim.personas.sources.builtin import builtin_seeds, topic_round_robin
 
 POSTS = [
     {"id": "p1", "text": "I was fired from my job at the bakery on Monday. I have no savings and rent is due."},
@@ -212,7 +212,8 @@ def test_real_build_with_the_embedded_model(tmp_path):
     assert report.processed == 2
     profiles = read_bank(out) if report.written else []
     rejected = [json.loads(line) for line in rejections_path(out).read_text().splitlines()]
-    seeds = {s["id"]: s for s in builtin_seeds()[:2]}
+    seeds = {s["id"]: s for s in topic_round_robin(builtin_seeds())[:2]}  # the order the source yields
+    assert len({s["topic"] for s in seeds.values()}) == 2  # a first run spans topics
     assert sorted([p.source.record_id for p in profiles] + [r["record_id"] for r in rejected]) == sorted(seeds)
     assert report.written >= 1, rejected  # the embedded model grounds at least one of two clear posts
     for profile in profiles:

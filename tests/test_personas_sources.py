@@ -51,6 +51,15 @@ def test_builtin_seeds_cover_esconv_problem_types_and_more():
     assert len(recs) == len(seeds) and recs[0].source == "builtin" and recs[0].hints["problem_type"] in TOPICS
 
 
+def test_a_small_first_run_spans_as_many_topics_as_dialogues():
+    """`simulate -n 3` builds its bank from the first 3 built-in records: they must not share one topic."""
+    recs, _ = records("builtin")
+    topics = [r.hints["problem_type"] for r in recs]
+    n_topics = len(set(topics))
+    assert len(set(topics[:n_topics])) == n_topics  # every topic once before any repeats
+    assert sorted(r.record_id for r in recs) == sorted(s["id"] for s in builtin_seeds())  # nothing lost
+
+
 def test_esconv_reader_keeps_hints_and_line_ids():
     recs, source = records(f"esconv:{ESCONV / 'test.jsonl'}")
     assert source.label == "esconv:test.jsonl" and len(recs) == 195

@@ -33,7 +33,8 @@ HERE = Path(__file__).parent
 def config(**simulation) -> SocialsimConfig:
     return SocialsimConfig.model_validate({
         "llm": {"backend": "sim-script", "model": simulation.pop("model", "")},
-        "simulation": {"max_turns": 6, "min_turns": 2, **simulation}})
+        "simulation": {"max_turns": 6, "min_turns": 2, **simulation},
+        "safety": {"learned": "off", "cache": False}})  # scripted text: the lexicon layer only (conftest.py)
 
 
 def write_bank(path: Path, n: int) -> Path:

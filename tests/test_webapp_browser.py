@@ -29,15 +29,16 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.g
 class Server:
     """`socialsim serve` in a subprocess on a free port; restartable on the same database."""
 
-    def __init__(self, corpus: Path, db: Path, cache: Path) -> None:
-        self.corpus, self.db, self.cache, self.port = corpus, db, cache, free_port()
+    def __init__(self, corpus: Path | list[str], db: Path, cache: Path) -> None:
+        self.corpora = [str(c) for c in corpus] if isinstance(corpus, list) else [str(corpus)]
+        self.db, self.cache, self.port = db, cache, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "socialsim", "--set", f"cache.path={self.cache}", "serve", "--corpus",
-             str(self.corpus), "--port", str(self.port), "--db", str(self.db)],
+            [sys.executable, "-m", "socialsim", "--set", f"cache.path={self.cache}", "serve",
+             *[a for c in self.corpora for a in ("--corpus", c)], "--port", str(self.port), "--db", str(self.db)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "NO_COLOR": "1"})
         deadline = time.time() + 180  # importing the CLI alone takes tens of seconds on a loaded machine
         while time.time() < deadline:
@@ -64,6 +65,20 @@ def server(tmp_path_factory):
     evil.turns[0].text = XSS
     evil.turns[1].reasoning.thought = '"><img src=y onerror="window.__pwned = 3">'
     server = Server(write_corpus(tmp / "corpus.jsonl", 60, extra=[evil]), tmp / "ratings.sqlite",
+                    tmp / "llm_cache.sqlite")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pair_server(tmp_path_factory):
+    """Two corpora whose dialogues differ in length (20 and 40 utterances), as simulated vs ESConv do."""
+    tmp = tmp_path_factory.mktemp("pairs")
+    rng = random.Random(1)
+    long = tmp / "long.jsonl"
+    long.write_text("".join(synthetic_dialogue(100 + i, rng, turns=40).model_dump_json() + "\n" for i in range(6)))
+    server = Server([f"ours={write_corpus(tmp / 'short.jsonl', 6)}", f"theirs={long}"], tmp / "ratings.sqlite",
                     tmp / "llm_cache.sqlite")
     server.start()
     yield server
@@ -184,6 +199,49 @@ def test_annotation_task_survives_a_restart_and_exports(server, page):
     result = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert result["dimensions"]["informativeness"]["judgements"] == 2
     assert result["dimensions"]["informativeness"]["ties"] == 1
+
+
+def test_pairwise_form_stays_in_view_beside_both_conversations(pair_server, page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(pair_server.url + "/tasks")
+    page.select_option("select[name=corpus_a]", "0")
+    page.select_option("select[name=corpus_b]", "1")
+    page.fill("input[name=items]", "2")
+    page.fill("input[name=seed]", "2")
+    page.click("button:has-text('Create task')")  # every rubric dimension (9)
+    assert "Corpus A = ours, corpus B = theirs" in page.inner_text("main")
+    page.goto(page.get_attribute("#annotator-link", "href"))
+    page.fill("#annotator", "bob")
+    with page.expect_navigation():
+        page.click("button:has-text('Start')")
+
+    left, right = page.locator("#side-1").bounding_box(), page.locator("#side-2").bounding_box()
+    assert abs(left["y"] - right["y"]) < 1 and left["x"] + left["width"] <= right["x"]  # side by side
+    assert left["height"] > 400 and abs(left["height"] - right["height"]) < 1
+    assert page.locator("#side-1 .turn").count() == page.locator("#side-2 .turn").count() == 20  # cut to equal
+    assert page.locator("#cut-note").is_visible()
+    # The page itself does not scroll: the conversations scroll inside their panes, the form stays where it is.
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800
+    form = page.locator("#rating").bounding_box()
+    assert form["x"] >= right["x"] + right["width"] and form["y"] >= 0 and form["y"] + form["height"] <= 800
+    submit = page.locator("#submit").bounding_box()
+    assert submit["y"] + submit["height"] <= 800 and page.locator("#submit").is_visible()
+    page.locator("#side-2").evaluate("pane => pane.scrollTo(0, pane.scrollHeight)")
+    page.mouse.wheel(0, 3000)
+    assert page.locator("#submit").bounding_box() == submit and page.locator(".dim").first.is_visible()
+
+    # Keyboard only: 1 = left, 2 = right, 0 = equal for each question in turn, then Enter saves.
+    keys = "120120120"
+    assert page.locator(".dim").count() == len(keys)
+    for key in keys:
+        page.keyboard.press(key)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "item 2 of 2" in page.inner_text("#rating")
+    task_id = page.url.split("/annotate/")[1].split("/")[0]
+    result = httpx.get(f"{pair_server.url}/tasks/{task_id}/export.json").json()
+    assert result["dimensions"]["informativeness"]["judgements"] == 1
+    assert sum(result["dimensions"][d]["ties"] for d in result["dimensions"]) == 3
 
 
 def test_chat_crisis_message_gets_the_safety_reply(server, page):

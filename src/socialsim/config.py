@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 from socialsim.chatbot.config import ChatbotConfig
+from socialsim.corpus.jsonl import DEFAULT_MAX_RECORD_BYTES, set_max_record_bytes
 from socialsim.errors import ConfigError
 from socialsim.evaluation.config import EvaluationConfig
 from socialsim.llm.config import BackendSettings, LlamaCppSettings
@@ -44,6 +45,14 @@ class StructuredConfig(BaseModel):
     max_attempts: int = Field(3, ge=1, description="Calls per structured answer (first try + re-asks).")
 
 
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_record_bytes: int = Field(
+        DEFAULT_MAX_RECORD_BYTES, ge=256,
+        description="Largest JSONL record (one line) any reader accepts: corpora, persona banks, predictions, "
+        "judgements. A bigger one is an error naming file and line, and is never held in memory whole.")
+
+
 class SocialsimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,8 +62,14 @@ class SocialsimConfig(BaseModel):
         default_factory=dict,
         description="Per-role overrides of llm (roles: extractor, seeker, supporter, judge, chatbot).",
     )
+    models: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named model presets, e.g. {qwen7b: {backend: openai, base_url: ..., model: ...}}: a model key "
+        "(llm.model, roles.ROLE.model, --model) naming a preset takes all of its settings.",
+    )
     cache: CacheConfig = Field(default_factory=CacheConfig)
     structured: StructuredConfig = Field(default_factory=StructuredConfig)
+    input: InputConfig = Field(default_factory=InputConfig, description="Limits of every input file reader.")
     chatbot: ChatbotConfig = Field(default_factory=ChatbotConfig, description="Support chatbot (stage 6).")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig, description="Dialogue simulator.")
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
@@ -66,16 +81,35 @@ class SocialsimConfig(BaseModel):
     def _typed_llm(cls, value: Any) -> Any:
         return backend_settings(value, "llm") if isinstance(value, Mapping) else value
 
+    @field_validator("models")
+    @classmethod
+    def _typed_presets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, preset in value.items():
+            if not isinstance(preset, Mapping):
+                raise ValueError(f"preset {name!r} must be a mapping of backend settings")
+            backend_settings(preset, f"models.{name}")  # unknown or misplaced keys are an error now
+        return value
+
     @model_validator(mode="after")
     def _check_roles(self) -> "SocialsimConfig":
-        for role in self.roles:
-            self.backend_for(role)  # validates the override's keys and values now, not at first use
+        for role in (*self.roles, "seeker"):
+            self.backend_for(role)  # validates the overrides and presets now, not at first use
         return self
 
+    def _preset(self, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+        model = settings.get("model")
+        return dict(self.models[model]) if isinstance(model, str) and model in self.models else None
+
     def backend_for(self, role: str) -> BackendSettings:
-        """The resolved settings of one pipeline role (``llm`` with the role's overrides applied)."""
-        override = self.roles.get(role, {})  # type: ignore[call-overload]
-        return resolve_settings(self.llm.model_dump(), override, f"roles.{role}")
+        """The resolved settings of one pipeline role: ``llm`` with the role's overrides applied, where a ``model``
+        naming a preset (``models.NAME``) stands for the preset's settings (the role's other keys still win)."""
+        default = self.llm.model_dump()
+        if (preset := self._preset(default)) is not None:
+            default = resolve_settings(default, preset, "llm").model_dump()
+        override = dict(self.roles.get(role, {}))  # type: ignore[call-overload]
+        if (preset := self._preset(override)) is not None:
+            override = {**preset, **{k: v for k, v in override.items() if k != "model"}}
+        return resolve_settings(default, override, f"roles.{role}")
 
     def backends(self, output_dir: Path | None = None, *, use_cache: bool | None = None) -> RoleBackends:
         """The backend provider of every role; the request cache lives in ``output_dir`` unless cache.path is set."""
@@ -187,6 +221,11 @@ def load_config(
     except ValidationError as exc:
         raise _explain(exc, sources) from None
     return LoadedConfig(config, sources)
+
+
+def apply_input_limits(config: SocialsimConfig) -> None:
+    """Give every file reader of this process the config's record-size limit (the surfaces call this)."""
+    set_max_record_bytes(config.input.max_record_bytes)
 
 
 def describe_config(loaded: LoadedConfig) -> list[tuple[str, Any, str]]:

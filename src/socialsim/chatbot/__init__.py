@@ -1,1 +1,2 @@
-"""Stage 6: training sets from a corpus, fine-tuning (TRL SFT + PEFT LoRA), evaluation, chat, interactive eval."""
+"""Stage 6: training sets from a corpus, fine-tuning (transformers Trainer + PEFT LoRA on CUDA, MPS or the CPU),
+evaluation with paired-bootstrap comparisons, chat, interactive evaluation."""

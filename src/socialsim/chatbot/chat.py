@@ -10,10 +10,11 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
+from socialsim.chatbot.config import GenerationConfig
 from socialsim.chatbot.dataset import REASONING_CLOSE, REASONING_OPEN, parse_reply, system_prompt
 from socialsim.chatbot.engine import LocalChatbot
 from socialsim.llm.base import Backend
-from socialsim.llm.types import ChatRequest, Message
+from socialsim.llm.types import ChatRequest, Message, Sampling
 from socialsim.safety import RiskDetector, crisis_reply, default_detector
 
 
@@ -23,15 +24,24 @@ class Responder(Protocol):
         ...
 
 
+def endpoint_sampling(backend: Backend, generation: GenerationConfig) -> Sampling:
+    """The chatbot's decoding settings on a backend: ``max_new_tokens`` per reply, greedy (temperature 0) unless
+    ``do_sample``, then the backend's own temperature and top-p."""
+    sampling = backend.default_sampling().with_(max_tokens=generation.max_new_tokens)
+    return sampling if generation.do_sample else sampling.with_(temperature=0.0, top_p=1.0)
+
+
 class BackendResponder:
     """A socialsim LLM backend (e.g. an OpenAI-compatible server as the ``chatbot`` role) as a chatbot."""
 
-    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(self, backend: Backend, loop: asyncio.AbstractEventLoop | None = None,
+                 sampling: Sampling | None = None) -> None:
         self.backend = backend
         self.loop = loop or asyncio.new_event_loop()
+        self.sampling = sampling or backend.default_sampling()
 
     def stream(self, prompt: list[Message]) -> Iterator[str]:
-        request = ChatRequest(list(prompt), self.backend.default_sampling())
+        request = ChatRequest(list(prompt), self.sampling)
         yield self.loop.run_until_complete(self.backend.complete(request)).text
 
     def close(self) -> None:

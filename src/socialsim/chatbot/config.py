@@ -4,6 +4,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from socialsim.chatbot.device import DeviceChoice, PrecisionChoice
+
 
 class DatasetConfig(BaseModel):
     """How a corpus becomes training examples (one per supporter turn: history -> reply)."""
@@ -23,15 +25,18 @@ class DatasetConfig(BaseModel):
     max_examples: int | None = Field(
         None, ge=1, description="Train on a seeded random sample of this many examples (unset = all).")
     sample_seed: int = Field(0, description="Seed of the max_examples sample.")
+    cache_dir: str | None = Field(
+        None, description="Where tokenised training data is cached, keyed by corpus, these options and tokenizer "
+        "(unset = $XDG_CACHE_HOME/socialsim/chatbot-data, i.e. ~/.cache/socialsim/chatbot-data).")
 
 
 class TrainingConfig(BaseModel):
-    """Fine-tuning with TRL's SFTTrainer on the CPU."""
+    """Fine-tuning with the transformers Trainer (loss on the supporter reply only), on chatbot.device."""
 
     model_config = ConfigDict(extra="forbid")
     base_model: str | None = Field(
         None, description="Base model: a local HF folder, a hub id, a .gguf file, or unset = the embedded "
-        "SmolLM2-135M-Instruct GGUF (de-quantised to fp32 by transformers).")
+        "SmolLM2-135M-Instruct GGUF (de-quantised by transformers).")
     method: Literal["lora", "full"] = Field("lora", description="PEFT LoRA adapters (merged at the end) or full.")
     lora_r: int = Field(16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(32, ge=1, description="LoRA scaling alpha.")
@@ -49,12 +54,13 @@ class TrainingConfig(BaseModel):
     eval_steps: int | None = Field(
         None, ge=1, description="Validation loss every N steps (unset = once at the end; none without validation).")
     activation_checkpointing: bool = Field(
-        False, description="Recompute activations in the backward pass to save memory (TRL's default is on; off is "
-        "faster, and a 135M model fits easily).")
+        False, description="Recompute activations in the backward pass to save memory (slower; a 135M model fits "
+        "easily without it).")
     seed: int = Field(0, description="Seed of the trainer (initialisation, shuffling, dropout).")
     n_threads: int | None = Field(None, ge=1, description="torch CPU threads (unset = torch's default).")
     memory_fraction: float = Field(
-        0.8, gt=0, le=1, description="Refuse a model whose estimated memory need exceeds this share of free RAM.")
+        0.8, gt=0, le=1, description="Refuse a model whose estimated memory need exceeds this share of the free "
+        "memory of the device (GPU memory on CUDA, RAM otherwise).")
 
 
 class GenerationConfig(BaseModel):
@@ -75,6 +81,11 @@ class ChatbotConfig(BaseModel):
     """Stage 6: training set, fine-tuning and decoding settings of the support chatbot."""
 
     model_config = ConfigDict(extra="forbid")
+    device: DeviceChoice = Field(
+        "auto", description="Where models train and generate: auto = the first of cuda, mps and cpu available.")
+    precision: PrecisionChoice = Field(
+        "auto", description="auto = bf16 on a CUDA GPU that supports it (else fp16), fp32 on MPS and the CPU; a "
+        "precision the device cannot use falls back (recorded in run.json / scores.json).")
     data: DatasetConfig = Field(default_factory=DatasetConfig, description="Corpus -> training examples.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Fine-tuning settings.")
     generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Decoding settings.")

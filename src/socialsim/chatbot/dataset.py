@@ -1,19 +1,20 @@
-"""Training sets from a corpus: one example per supporter turn (history -> reply), in TRL's formats.
+"""Training sets from a corpus: one example per supporter turn (history -> reply).
 
 Each example is a conversational prompt-completion pair: ``prompt`` is the system prompt plus the dialogue so far
 (seeker = ``user``, supporter = ``assistant``) and ``completion`` the supporter's reply as one ``assistant``
-message. TRL's SFTTrainer then computes the loss on the completion only, i.e. on the supporter reply, never on the
-history (``Example.messages`` gives the same example as one ``messages`` list). The target can carry the
-strategy and/or the reasoning before the reply (:func:`format_target`); :func:`parse_reply` strips them again.
+message (``Example.to_trl`` gives it in TRL's prompt-completion format, ``Example.messages`` as one ``messages``
+list). Training computes the loss on the completion only, i.e. on the supporter reply, never on the history; it
+reads the examples tokenised and cached (:mod:`socialsim.chatbot.tokenised`), built with the same functions as here.
+Evaluation uses :func:`build_training_set`. The target can carry the strategy and/or the reasoning before the reply
+(:func:`format_target`); :func:`parse_reply` strips them again.
 """
 
 import hashlib
-import json
 import random
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +63,6 @@ class TrainingSet:
     truncated: int = 0  # examples whose oldest turns were dropped to fit max_length
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def data_hash(self) -> str:
-        """Fingerprint of the exact examples (recorded in the run folder; resuming with other data is refused)."""
-        payload = json.dumps([[e.to_trl() for e in self.train], [e.to_trl() for e in self.validation]],
-                             sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
 
 def format_target(turn: Turn, options: DatasetConfig) -> str:
     parts = []
@@ -95,37 +89,52 @@ def history_messages(turns: Iterable[Turn]) -> list[Message]:
     return [{"role": "user" if t.speaker == "seeker" else "assistant", "content": t.text} for t in turns]
 
 
+def recent_start(costs: Sequence[int], fixed: int, options: DatasetConfig) -> tuple[int, bool]:
+    """(index of the first history message kept, whether any was dropped): at most ``max_history_turns`` messages,
+    and ``fixed`` + the kept messages' costs within ``max_length`` tokens; the last message is always kept."""
+    start = max(0, len(costs) - options.max_history_turns) if options.max_history_turns else 0
+    truncated = start > 0
+    total = fixed + sum(costs[start:])
+    while start < len(costs) - 1 and total > options.max_length:
+        total -= costs[start]
+        start += 1
+        truncated = True
+    return start, truncated
+
+
 def fit_history(system: str, history: list[Message], target: str, options: DatasetConfig,
                 count: TokenCounter | None) -> tuple[list[Message], bool]:
     """Keep the most recent turns that fit ``max_history_turns`` and ``max_length`` (the last one always kept)."""
-    kept = history[-options.max_history_turns:] if options.max_history_turns else list(history)
-    truncated = len(kept) < len(history)
-    if count is not None:  # costs per message (counters are additive over messages after the system prompt)
-        head: list[Message] = [{"role": "system", "content": system}]
-        base = count(head)
-        costs = [count([*head, m]) - base for m in kept]
-        total = count([*head, {"role": "assistant", "content": target}]) + sum(costs)
-        while len(kept) > 1 and total > options.max_length:
-            total -= costs.pop(0)
-            kept = kept[1:]
-            truncated = True
-    return kept, truncated
+    if count is None:
+        start, truncated = recent_start([0] * len(history), 0, options)
+        return history[start:], truncated
+    head: list[Message] = [{"role": "system", "content": system}]  # counters are additive over messages
+    base = count(head)
+    costs = [count([*head, m]) - base for m in history]
+    start, truncated = recent_start(costs, count([*head, {"role": "assistant", "content": target}]), options)
+    return history[start:], truncated
+
+
+def learnable_turns(dialogue: Dialogue) -> Iterator[int]:
+    """Indices of the supporter turns a model learns to produce: with text, after at least one seeker turn
+    (greetings before the seeker speaks have nothing to reply to)."""
+    seeker_spoke = False
+    for index, turn in enumerate(dialogue.turns):
+        if turn.speaker == "seeker":
+            seeker_spoke = True
+        elif seeker_spoke and turn.text.strip():
+            yield index
 
 
 def dialogue_examples(dialogue: Dialogue, options: DatasetConfig, count: TokenCounter | None = None,
                       system: str | None = None) -> tuple[list[Example], int]:
-    """Examples of one (merged) dialogue and how many were truncated. Supporter turns before any seeker turn
-    (greetings) are skipped: there is nothing to reply to."""
+    """Examples of one (merged) dialogue and how many were truncated."""
     system = system if system is not None else system_prompt()
     examples, truncated = [], 0
-    for index, turn in enumerate(dialogue.turns):
-        if turn.speaker != "supporter" or not turn.text.strip():
-            continue
-        history = history_messages(dialogue.turns[:index])
-        if not any(m["role"] == "user" for m in history):
-            continue
+    for index in learnable_turns(dialogue):
+        turn = dialogue.turns[index]
         target = format_target(turn, options)
-        kept, cut = fit_history(system, history, target, options, count)
+        kept, cut = fit_history(system, history_messages(dialogue.turns[:index]), target, options, count)
         truncated += cut
         examples.append(Example(dialogue.id, index, [{"role": "system", "content": system}, *kept], target,
                                 turn.text, turn.strategy))
@@ -183,7 +192,7 @@ def chat_token_counter(tokenizer: Any) -> TokenCounter:
 
     fast = getattr(tokenizer, "backend_tokenizer", None)  # the Rust tokenizer: ~50x less overhead per call
 
-    @cache
+    @lru_cache(maxsize=1 << 16)  # bounded: a counter lives as long as a run over a large corpus
     def content_length(content: str) -> int:
         if fast is not None:
             return len(fast.encode(content, add_special_tokens=False).ids)

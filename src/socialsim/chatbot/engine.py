@@ -8,8 +8,11 @@ from typing import Any
 
 from socialsim.chatbot.config import GenerationConfig
 from socialsim.chatbot.dataset import Example
+from socialsim.chatbot.device import Runtime
 from socialsim.chatbot.model import ModelSource, load_model
 from socialsim.llm.types import Message
+
+NLL_BATCH = 16  # rows per gold-NLL forward pass: its logits (rows x length x vocabulary, in fp32) are the big tensor
 
 
 @dataclass
@@ -26,17 +29,25 @@ class NLL:
 
 
 class LocalChatbot:
-    """Greedy by default, so evaluation is deterministic; ``generation`` holds every decoding setting."""
+    """Greedy by default, so evaluation is deterministic; ``generation`` holds every decoding setting. Runs on the
+    model's device (``runtime``: where :meth:`load` put it)."""
 
-    def __init__(self, model: Any, tokenizer: Any, generation: GenerationConfig, source: ModelSource | None = None):
+    def __init__(self, model: Any, tokenizer: Any, generation: GenerationConfig, source: ModelSource | None = None,
+                 runtime: Runtime | None = None):
         self.model, self.tokenizer, self.generation, self.source = model.eval(), tokenizer, generation, source
+        self.runtime = runtime or Runtime("cpu", "fp32")
         self.stop_ids = sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_end|>"))
                                 if isinstance(i, int) and i >= 0 and i != tokenizer.unk_token_id})
 
     @classmethod
-    def load(cls, source: ModelSource, generation: GenerationConfig, fraction: float = 0.8) -> "LocalChatbot":
-        model, tokenizer = load_model(source, fraction=fraction)
-        return cls(model, tokenizer, generation, source)
+    def load(cls, source: ModelSource, generation: GenerationConfig, fraction: float = 0.8,
+             runtime: Runtime | None = None) -> "LocalChatbot":
+        model, tokenizer = load_model(source, fraction=fraction, runtime=runtime)
+        return cls(model, tokenizer, generation, source, runtime)
+
+    @property
+    def device(self) -> Any:
+        return self.model.device
 
     def _prompt_text(self, prompt: Sequence[Message]) -> str:
         return self.tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
@@ -69,7 +80,7 @@ class LocalChatbot:
         for start in range(0, len(order), size):
             batch = order[start:start + size]
             enc = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
+                                 add_special_tokens=False).to(self.device)
             with torch.inference_mode():
                 out = self.model.generate(**enc, **self._generate_kwargs())
             new = out[:, enc["input_ids"].shape[1]:]
@@ -86,7 +97,7 @@ class LocalChatbot:
         """Yield text pieces of one reply as they are generated."""
         from transformers import TextIteratorStreamer
 
-        enc = self.tokenizer([self._prompt_text(prompt)], return_tensors="pt", add_special_tokens=False)
+        enc = self.tokenizer([self._prompt_text(prompt)], return_tensors="pt", add_special_tokens=False).to(self.device)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
         worker = threading.Thread(target=self.model.generate,
                                   kwargs={**enc, **self._generate_kwargs(), "streamer": streamer}, daemon=True)
@@ -107,8 +118,9 @@ class LocalChatbot:
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
         result = [NLL() for _ in rows]
         pad = self.tokenizer.pad_token_id
-        for start in range(0, len(order), self.generation.batch_size):
-            chosen = order[start:start + self.generation.batch_size]
+        size = min(self.generation.batch_size, NLL_BATCH)
+        for start in range(0, len(order), size):
+            chosen = order[start:start + size]
             batch = [rows[i] for i in chosen]
             width = max(len(ids) for ids, _ in batch)
             input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -119,8 +131,9 @@ class LocalChatbot:
                 labels[r, n_prompt:len(ids)] = torch.tensor(ids[n_prompt:])
                 attention[r, :len(ids)] = 1
             with torch.inference_mode():
-                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
-            shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:]
+                logits = self.model(input_ids=input_ids.to(self.device),
+                                    attention_mask=attention.to(self.device)).logits
+            shift_logits, shift_labels = logits[:, :-1].float(), labels[:, 1:].to(self.device)
             loss = torch.nn.functional.cross_entropy(shift_logits.transpose(1, 2), shift_labels, ignore_index=-100,
                                                      reduction="none")
             for r, i in enumerate(chosen):

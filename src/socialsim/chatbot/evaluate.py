@@ -21,9 +21,10 @@ from typing import Any
 
 from socialsim.chatbot.config import ChatbotConfig, DatasetConfig
 from socialsim.chatbot.dataset import Example, build_training_set, chat_token_counter, file_sha256, parse_reply
+from socialsim.chatbot.device import choose_runtime
 from socialsim.chatbot.engine import NLL, LocalChatbot
 from socialsim.chatbot.model import ModelSource, resolve_model
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
@@ -71,6 +72,11 @@ class EvaluationTask(Task[Example, dict[str, Any]]):
         self.bot, self.batch_size = bot, bot.generation.batch_size
         self.generated_tokens, self.generation_seconds = 0, 0.0
 
+    def progress(self) -> dict[str, Any]:
+        if not self.generation_seconds:
+            return {}
+        return {"gen tok/s": f"{self.generated_tokens / self.generation_seconds:.0f}"}
+
     def order(self, items: list[Item[Example]]) -> list[Item[Example]]:
         return sorted(items, key=lambda item: sum(len(m["content"]) for m in item.payload.prompt))  # little padding
 
@@ -110,13 +116,17 @@ def _claim(out: Path, fingerprint: dict[str, Any]) -> bool:
 def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *, out_dir: str | Path | None = None,
                    max_samples: int | None = None, progress: bool = True,
                    chatbot: LocalChatbot | None = None) -> EvalResult:
-    """Generate and score every (or a sample of) supporter turn of ``data``; write predictions and scores."""
+    """Generate and score every (or a sample of) supporter turn of ``data``; write predictions and scores.
+
+    Runs on ``chatbot``'s device, or loads ``model`` on the one ``config.device`` / ``config.precision`` pick."""
     data = Path(data)
+    started = time.perf_counter()
     source = chatbot.source if chatbot and chatbot.source else resolve_model(model)
     out = Path(out_dir) if out_dir else default_out_dir(source, data, max_samples)
-    loaded_at = time.perf_counter()
-    bot = chatbot or LocalChatbot.load(source, config.generation, config.training.memory_fraction)
-    load_seconds = time.perf_counter() - loaded_at
+    check_output(out, data, directory=True)
+    runtime = chatbot.runtime if chatbot else choose_runtime(config.device, config.precision)
+    bot = chatbot or LocalChatbot.load(source, config.generation, config.training.memory_fraction, runtime)
+    load_seconds = time.perf_counter() - started
     options = data_options(source, config)
     examples = build_training_set(data, options, chat_token_counter(bot.tokenizer)).train
     examples = select_sample(examples, max_samples, config.generation.seed)
@@ -124,7 +134,8 @@ def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *
         raise InputFileError(str(data), "no supporter turn to evaluate")
     fingerprint = {"model": source.spec, "model_path": source.path, "data_sha256": file_sha256(data),
                    "max_samples": max_samples, "generation": config.generation.model_dump(mode="json"),
-                   "data_options": options.model_dump(mode="json")}
+                   "data_options": options.model_dump(mode="json", exclude={"cache_dir"}),
+                   "device": runtime.device, "precision": runtime.precision}
     replaced = _claim(out, fingerprint)
     task = EvaluationTask(bot)
     items = [Item(example_id(e), e) for e in examples]
@@ -143,7 +154,8 @@ def evaluate_model(model: str | None, data: str | Path, config: ChatbotConfig, *
         "generation_seconds": round(task.generation_seconds, 2), "generated_tokens": new_tokens,
         "generation_tokens_per_s": (round(task.generated_tokens / task.generation_seconds, 2)
                                     if task.generation_seconds else None),
-        "tokenizer": TOKENIZER_NOTE, "metrics": METRICS,
+        "tokenizer": TOKENIZER_NOTE, "metrics": METRICS, "environment": runtime.record(),
+        "wall_seconds": round(time.perf_counter() - started, 2),
     }
     write_atomic(out / SCORES_FILE, json.dumps({"scores": scores, "meta": meta}, indent=2))
     return EvalResult(out, scores, meta)

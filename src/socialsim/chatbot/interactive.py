@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim.chatbot.dataset import parse_reply, system_prompt
-from socialsim.corpus.atomic import write_atomic
+from socialsim.corpus.atomic import check_output, write_atomic
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.profile import Profile
 from socialsim.corpus.readers import read_corpus
@@ -127,6 +127,7 @@ async def evaluate_interactive(profiles: Sequence[Profile], n: int, out_dir: str
         raise SocialsimError("no held-out profile left to talk with",
                              "give a persona bank whose profiles were not used to train this chatbot")
     out = Path(out_dir)
+    check_output(out, directory=True)
     jobs = [Item(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
             for i in range(n)]
     detector = safety_detector(safety, backends) if safety is not None else None

@@ -1,8 +1,10 @@
 """Finding and loading chatbot models with transformers: trained run folders, HF folders, hub ids and GGUF files.
 
-The default base model is the embedded SmolLM2-135M-Instruct GGUF, which transformers de-quantises to fp32.
-Before any weight is loaded the parameter count is measured on the meta device and compared with free memory, so
-a model too big for this machine is a clear error instead of an out-of-memory kill.
+The default base model is the embedded SmolLM2-135M-Instruct GGUF, which transformers de-quantises. Before any
+weight is loaded the parameter count is measured on the meta device and compared with the free memory of the
+device (GPU memory on CUDA, RAM otherwise), so a model too big for it is a clear error instead of an out-of-memory
+kill. Models for training are loaded in fp32 (the Trainer adds mixed precision); models for inference in the
+runtime's precision, on its device.
 """
 
 import json
@@ -10,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from socialsim.chatbot.device import Runtime, free_memory
 from socialsim.errors import SocialsimError
 from socialsim.llm.embedded import embedded_model_path
 
@@ -95,17 +96,23 @@ def parameter_count(source: ModelSource) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def check_memory(source: ModelSource, *, training: str | None = None, fraction: float = 0.8) -> int:
-    """Raise if the fp32 model (plus gradients and Adam state for full training) will not fit in free RAM."""
+def check_memory(source: ModelSource, *, training: str | None = None, fraction: float = 0.8,
+                 runtime: Runtime | None = None) -> int:
+    """Raise if the model (plus gradients and Adam state for full training) will not fit in the device's memory."""
     params = parameter_count(source)
-    factor = {"full": 4.5, "lora": 1.5}.get(training or "", 1.2)  # weights (+ grads + 2 Adam moments) + slack
-    need = int(params * 4 * factor)
-    available = psutil.virtual_memory().available
+    device = runtime.device if runtime else "cpu"
+    # training: fp32 weights (+ grads + 2 Adam moments for full); inference: the runtime's precision; plus slack
+    precision = "fp32" if training or runtime is None else runtime.precision
+    width = 4 if precision == "fp32" else 2
+    factor = {"full": 4.5, "lora": 1.5}.get(training or "", 1.2)
+    need = int(params * width * factor)
+    available = free_memory(device)
     if need > fraction * available:
         what = f"{training} training" if training else "inference"
+        where = "GPU memory" if device == "cuda" else "RAM"
         raise ModelLoadError(
-            f"{source.spec} has {params / 1e6:,.0f} M parameters: {what} in fp32 needs about {need / 2**30:.1f} GiB "
-            f"but only {available / 2**30:.1f} GiB is free",
+            f"{source.spec} has {params / 1e6:,.0f} M parameters: {what} in {precision} needs about "
+            f"{need / 2**30:.1f} GiB but only {available / 2**30:.1f} GiB of {where} is free",
             "use a smaller model (the default SmolLM2-135M needs ~1 GiB), LoRA instead of full fine-tuning, or a "
             "machine with more memory")
     return params
@@ -125,13 +132,16 @@ def load_tokenizer(source: ModelSource) -> Any:
     return tokenizer
 
 
-def load_model(source: ModelSource, *, training: str | None = None, fraction: float = 0.8) -> tuple[Any, Any]:
-    """(model, tokenizer) in fp32 on the CPU, after the memory check."""
+def load_model(source: ModelSource, *, training: str | None = None, fraction: float = 0.8,
+               runtime: Runtime | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer) after the memory check: fp32 for training (left on the CPU: the Trainer places it),
+    the runtime's precision on its device for inference (fp32 on the CPU without a runtime)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    check_memory(source, training=training, fraction=fraction)
+    check_memory(source, training=training, fraction=fraction, runtime=runtime)
     tokenizer = load_tokenizer(source)
+    dtype = runtime.dtype if runtime is not None and not training else torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, **source.load_kwargs())
     except (OSError, ValueError, KeyError) as exc:
@@ -142,4 +152,6 @@ def load_model(source: ModelSource, *, training: str | None = None, fraction: fl
         model.hf_quantizer.remove_quantization_config(model)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
+    if runtime is not None and not training:
+        model = model.to(device=runtime.device, dtype=dtype)
     return model, tokenizer

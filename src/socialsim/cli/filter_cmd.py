@@ -26,7 +26,7 @@ def command(
         "evaluation.filters.min_turns": min_turns,
         "evaluation.filters.require_strategy": require_strategy,
     })
-    report = filter_file(source, target, loaded.config.evaluation.filters, format)
-    typer.echo(report.markdown())
-    typer.echo(f"kept {len(report.kept)} of {len(report.verdicts)} dialogues -> {target}")
+    tally = filter_file(source, target, loaded.config.evaluation.filters, format)
+    typer.echo(tally.markdown())
+    typer.echo(f"kept {tally.kept} of {tally.dialogues} dialogues -> {target}")
     typer.echo(f"reasons for each drop -> {drops_path(target)}")

@@ -17,14 +17,17 @@ from socialsim.cli import (
     judge_cmd,
     models_cmd,
     personas_cmd,
+    preview_cmd,
     report_cmd,
+    run_cmd,
     serve_cmd,
     simulate_cmd,
     stats_cmd,
 )
+from socialsim.cli.help import command_line
 from socialsim.cli.state import STATE
 from socialsim.errors import SocialsimError
-from socialsim.extras import missing_extra
+from socialsim.extras import missing_extra, quiet_libraries
 
 app = typer.Typer(
     name="socialsim",
@@ -34,12 +37,15 @@ app = typer.Typer(
     add_completion=False,
 )
 # Commands are listed in pipeline order, one help panel per stage.
-SETUP, PERSONAS, SIMULATION, QUALITY, CHATBOT, TOOLS = (
-    "Set-up", "1. Persona bank", "2. Simulation", "3. Corpus quality", "4. Chatbot", "Web app and scale")
+PIPELINE, SETUP, PERSONAS, SIMULATION, QUALITY, CHATBOT, TOOLS = (
+    "Pipeline", "Set-up", "1. Persona bank", "2. Simulation", "3. Corpus quality", "4. Chatbot", "Web app and scale")
+app.command("run", rich_help_panel=PIPELINE)(run_cmd.run)
 app.add_typer(config_cmd.app, name="config", rich_help_panel=SETUP)
 app.add_typer(models_cmd.app, name="models", rich_help_panel=SETUP)
 app.add_typer(personas_cmd.app, name="personas", rich_help_panel=PERSONAS)
 app.command("simulate", rich_help_panel=SIMULATION)(simulate_cmd.simulate)
+app.command("preview", rich_help_panel=SIMULATION)(preview_cmd.preview)
+app.command("show", rich_help_panel=SIMULATION)(preview_cmd.show)
 app.command("export", rich_help_panel=SIMULATION)(export_cmd.export)
 app.command("filter", rich_help_panel=QUALITY)(filter_cmd.command)
 app.command("stats", rich_help_panel=QUALITY)(stats_cmd.command)
@@ -70,22 +76,48 @@ def root(
     STATE.config_path, STATE.assignments, STATE.debug = config, list(set_), debug
 
 
+def _click_error(name: str) -> type[Exception]:
+    """Click's exception classes (Typer vendors its own click), reached through the public BadParameter."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+USAGE_ERROR, CLICK_EXCEPTION = _click_error("UsageError"), _click_error("ClickException")
+
+
+def _error(message: str, hint: str | None, code: int) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
 def main() -> None:
+    """Run the CLI; every error a user can cause is one ``error:`` line (and a ``hint:``), never a traceback."""
+    quiet_libraries()
     try:
-        app()
+        code = command_line(app)(prog_name="socialsim", standalone_mode=False)
     except SocialsimError as exc:
         if STATE.debug:
             traceback.print_exc()
-        typer.secho(f"error: {exc.message}", fg="red", err=True)
-        if exc.hint:
-            typer.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
+        _error(exc.message, exc.hint, exc.exit_code)
+    except USAGE_ERROR as exc:  # a bad option or argument, e.g. a folder where a file is wanted
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            sys.exit(2)  # as Click does
+        command = ctx.command_path if ctx is not None else "socialsim"
+        _error(exc.format_message().replace("\n", " "), f"see `{command} --help`", 2)  # type: ignore[attr-defined]
+    except CLICK_EXCEPTION as exc:
+        _error(exc.format_message(), None, getattr(exc, "exit_code", 1))  # type: ignore[attr-defined]
+    except typer.Abort:  # end of input at a prompt
+        sys.exit(1)
     except ModuleNotFoundError as exc:
         error = missing_extra(exc.name or "")
         if error is None or STATE.debug:
             raise
-        typer.secho(f"error: {error.message}", fg="red", err=True)
-        sys.exit(error.exit_code)
+        _error(error.message, None, error.exit_code)
     except KeyboardInterrupt:
+        code = 130
+    if code == 130:  # Typer turns Ctrl-C into exit code 130
         typer.echo("interrupted: finished work is saved; run the same command again to resume.", err=True)
-        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -70,6 +69,7 @@ def stats(
     from socialsim.personas.build import rejections_path
     from socialsim.personas.stats import bank_stats, format_stats
 
+    STATE.load()  # the input limits
     figures = bank_stats(read_bank(bank), list(iter_existing(rejections_path(bank))), top=top)
     typer.echo(json.dumps(figures, ensure_ascii=False) if as_json else format_stats(figures))
 
@@ -88,17 +88,15 @@ def sample(
     seed: int | None = typer.Option(None, help="Sampling seed (default personas.seed)."),
 ) -> None:
     """Draw a stratified or personality-balanced sample of a bank."""
-    from socialsim.personas.bank import read_bank
+    from socialsim.corpus.atomic import check_output
+    from socialsim.personas.bank import read_bank, write_bank
     from socialsim.personas.sampling import parse_proportions, personality_balanced_sample, stratified_sample
 
     config = STATE.load(**{"personas.seed": seed}).config
+    check_output(out, bank)
     profiles = read_bank(bank)
     if stratify == "personality":
         chosen = personality_balanced_sample(profiles, n, seed=config.personas.seed)
     else:
         chosen = stratified_sample(profiles, n, stratify, parse_proportions(proportions), seed=config.personas.seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("".join(p.model_dump_json() + "\n" for p in chosen), encoding="utf-8")
-    os.replace(tmp, out)
-    typer.echo(f"wrote {len(chosen)} profiles to {out}")
+    typer.echo(f"wrote {write_bank(out, chosen, bank)} profiles to {out}")

@@ -7,24 +7,27 @@ from pathlib import Path
 import typer
 
 from socialsim.cli.state import STATE
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
+from socialsim.corpus.jsonl import iter_jsonl
+from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import read_corpus
-from socialsim.evaluation.filters import filter_table_path
+from socialsim.evaluation.filters import drops_path, filter_table_path
 from socialsim.evaluation.judge import Judge, judge_corpora
-from socialsim.evaluation.stats import corpus_names
 
 
 def _load(path: Path, format: str) -> list[Dialogue]:
     """A filtered corpus may be empty (the filters dropped everything): the page then shows the drop table."""
-    if filter_table_path(path).is_file() and path.is_file() and not path.read_text(encoding="utf-8").strip():
+    if filter_table_path(path).is_file() and path.is_file() and path.stat().st_size == 0:
         return []
     return list(read_corpus(path, format))
 
 
 def command(
-    corpus: Path = typer.Argument(..., help="Corpus to report on (JSONL in any supported format)."),
-    compare: list[Path] = typer.Option([], "--compare", help="Corpus to show side by side, e.g. "
-                                       "../shared/data/esconv/test.jsonl (repeatable)."),
+    corpus: str = typer.Argument(..., help="Corpus to report on (JSONL in any supported format), as PATH or "
+                                 "NAME=PATH; unnamed corpora are labelled by a short unique path."),
+    compare: list[str] = typer.Option([], "--compare", help="Corpus to show side by side, PATH or NAME=PATH, e.g. "
+                                      "'ESConv test=../shared/data/esconv/test.jsonl' (repeatable)."),
     out: Path = typer.Option(Path("reports/corpus"), "--out", help="Output folder: report.html, report.md, "
                              "*.csv, *.png."),
     judge_n: int = typer.Option(0, "--judge", help="Also score this many dialogues of each corpus with the LLM "
@@ -35,15 +38,17 @@ def command(
 ) -> None:
     """Statistics, plots, judge scores (optional) and the filter table (when CORPUS came from `socialsim filter`),
     side by side with the --compare corpora, in one page that opens offline."""
-    config = STATE.load().config  # also sets the safety net's section (its table counts flagged dialogues)
-    paths = [corpus, *compare]
-    names = corpus_names(paths)
-    corpora = {name: _load(path, format) for name, path in zip(names, paths, strict=True)}
-    filters = {}
-    for name, path in zip(names, paths, strict=True):
-        if (table := filter_table_path(path)).is_file():
+    labelled = label_corpora([corpus, *compare])
+    config = STATE.load().config  # the input limits and the safety net's section (its table counts flagged dialogues)
+    check_output(out, *[c.path for c in labelled], directory=True)
+    corpora = {c.label: _load(c.path, format) for c in labelled}
+    filters, drops = {}, {}
+    for c in labelled:
+        if (table := filter_table_path(c.path)).is_file():
             with table.open(encoding="utf-8", newline="") as handle:
-                filters[name] = list(csv.reader(handle))
+                filters[c.label] = list(csv.reader(handle))
+            if drops_path(c.path).is_file():
+                drops[c.label] = [record for _, record in iter_jsonl(drops_path(c.path))]
     judged, judge_model = None, None
     if judge_n > 0:
         roles = config.backends(out / "judge")
@@ -61,7 +66,7 @@ def command(
         typer.echo(roles.stats.summary(), err=True)
     from socialsim.evaluation.report import build_report  # matplotlib: imported only when a report is built
 
-    page = build_report(corpora, out, sources={n: str(p) for n, p in zip(names, paths, strict=True)},
-                        judged=judged, judge_model=judge_model, filter_tables=filters, title=title)
+    page = build_report(corpora, out, sources={c.label: str(c.path) for c in labelled}, judged=judged,
+                        judge_model=judge_model, filter_tables=filters, drops=drops, title=title)
     typer.echo(f"report: {page.resolve()}")
     typer.echo(f"open it with: xdg-open {page.resolve()}  (or file://{page.resolve()} in a browser)")

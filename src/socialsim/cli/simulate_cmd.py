@@ -4,7 +4,15 @@ from pathlib import Path
 
 import typer
 
-from socialsim.cli.state import STATE
+from socialsim.cli.state import (
+    BACKEND_HELP,
+    BASE_URL_HELP,
+    MODEL_HELP,
+    SIMULATION_ROLES,
+    STATE,
+    role_overrides,
+    turn_flags,
+)
 
 
 def simulate(
@@ -14,6 +22,9 @@ def simulate(
         None, "--personas", "-p", dir_okay=False,
         help="Persona bank (JSONL of profiles). Default: build up to N profiles from the built-in seeds into "
         "OUT/personas.jsonl."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    backend: str | None = typer.Option(None, "--backend", help=BACKEND_HELP),
+    base_url: str | None = typer.Option(None, "--base-url", help=BASE_URL_HELP),
     max_turns: int | None = typer.Option(None, help="Utterances after which a dialogue stops (simulation.max_turns)."),
     min_turns: int | None = typer.Option(None, help="Utterances before the seeker may end (simulation.min_turns)."),
     opener: str | None = typer.Option(None, help="Who speaks first: seeker or supporter (simulation.opener)."),
@@ -50,10 +61,10 @@ def simulate(
     if not resume and (out / CORPUS).exists() and (out / CORPUS).stat().st_size:
         raise SocialsimError(f"{out / CORPUS} already holds dialogues and --no-resume was given",
                              "drop --no-resume to continue that run, or choose another --out")
-    loaded = STATE.load(**{"simulation.max_turns": max_turns, "simulation.min_turns": min_turns,
+    loaded = STATE.load(**{**turn_flags(max_turns, min_turns),
                            "simulation.opener": opener, "simulation.disclosure": disclosure,
                            "simulation.reasoning": reasoning, "simulation.in_flight": in_flight,
-                           "simulation.seed": seed})
+                           "simulation.seed": seed, **role_overrides(SIMULATION_ROLES, backend, model, base_url)})
     ray_options = RayOptions(address=ray_address) if ray or ray_address else None
     report, built = asyncio.run(simulate_async(out, n, personas=personas, config=loaded.config, force=force,
                                                progress=progress, ray=ray_options))

@@ -1,6 +1,7 @@
 """Whole-file outputs written atomically: a temporary file beside the target, renamed over it on success and
 removed on failure, so readers never see half a file and a failed command leaves nothing behind."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -14,7 +15,7 @@ from socialsim.errors import SocialsimError
 def check_output(target: Path, *inputs: Path, directory: bool = False) -> None:
     """Refuse, before any work, an output that is an input or has the wrong kind (file vs folder)."""
     for source in inputs:
-        if source.exists() and target.exists() and source.resolve() == target.resolve():
+        if source.exists() and target.exists() and os.path.samefile(source, target):  # links included
             raise SocialsimError(f"{target} is also an input: writing it would destroy the input",
                                  "choose another output path")
     if target.exists() and target.is_dir() != directory:
@@ -24,8 +25,10 @@ def check_output(target: Path, *inputs: Path, directory: bool = False) -> None:
 
 @contextmanager
 def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; it replaces ``path`` if the block succeeds."""
+    """A temporary path beside ``path`` to write to; it replaces ``path`` if the block succeeds. On failure the
+    temporary path is removed, and so are the folders this call created for it."""
     path = Path(path)
+    created = [folder for folder in path.parents if not folder.exists()]  # deepest first
     path.parent.mkdir(parents=True, exist_ok=True)
     if directory:
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
@@ -43,6 +46,9 @@ def atomic_path(path: str | Path, *, directory: bool = False) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+        for folder in created:
+            with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
+                folder.rmdir()
         raise
 
 

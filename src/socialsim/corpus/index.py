@@ -10,24 +10,24 @@ opens it at once and a changed corpus is indexed again. Mean judge scores (dialo
 loaded beside it at each start so the list can filter on them.
 """
 
+import contextlib
 import hashlib
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from socialsim.corpus.atomic import atomic_path
 from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_lines, read_record
-from socialsim.corpus.readers import FORMATS, format_of
+from socialsim.corpus.labels import label_corpora
+from socialsim.corpus.readers import FORMATS, format_of, parse_record
 from socialsim.errors import InputFileError
 from socialsim.safety import RISK_KINDS, default_detector
 
-INDEX_VERSION = 2  # bump when the schema or what is indexed changes: old cache files are then ignored
+INDEX_VERSION = 3  # bump when the schema or what is indexed changes: old cache files are then ignored
 SNIPPET_CHARS = 160
 SAFETY_BATCH = 512  # dialogues whose seeker turns go through the safety net in one batch
 UNADDRESSED = "unaddressed"
@@ -39,7 +39,7 @@ CREATE TABLE dialogues (
     length INTEGER NOT NULL, topic TEXT, termination TEXT, turns INTEGER NOT NULL, risk INTEGER NOT NULL,
     risk_kinds TEXT NOT NULL, unaddressed INTEGER NOT NULL, snippet TEXT NOT NULL);
 CREATE TABLE strategies (row INTEGER NOT NULL, strategy TEXT NOT NULL, PRIMARY KEY (strategy, row)) WITHOUT ROWID;
-CREATE VIRTUAL TABLE search USING fts5(body);  -- rowid = row
+CREATE VIRTUAL TABLE search USING fts5(body, tokenize = 'porter unicode61');  -- rowid = row; stemmed
 CREATE INDEX by_topic ON dialogues (topic);
 CREATE INDEX by_termination ON dialogues (termination);
 CREATE INDEX by_id ON dialogues (id);
@@ -92,12 +92,14 @@ class Page:
 
 @dataclass
 class Corpus:
-    """One served corpus: addressed by its number (position on the command line), never by a path."""
+    """One served corpus: addressed by its number (position on the command line), never by a path; shown by its
+    label (``NAME=PATH`` or a short unique path, :mod:`socialsim.corpus.labels`)."""
 
     number: int
     path: Path
     format: str
     db: sqlite3.Connection = field(repr=False)
+    label: str = ""
     size: int = 0
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # topic/termination/strategy counts
     cached: bool = False  # opened from the cache folder, not indexed now
@@ -106,26 +108,28 @@ class Corpus:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return self.label or self.path.name
 
 
 def _fts_query(text: str) -> str:
     """User text -> an FTS5 query matching all its words (each quoted, so no FTS syntax can be injected)."""
-    words = [w.replace('"', '""') for w in text.split()]
+    words = [w.replace('"', '""') for w in text.replace("\x00", " ").split()]  # FTS5 strings end at NUL
     return " ".join(f'"{w}"' for w in words)
 
 
 class CorpusIndex:
     """All served corpora, indexed. Thread-safe: one lock per corpus around its SQLite connection."""
 
-    def __init__(self, paths: list[Path], format: str = "auto", scores: Mapping[str, float] | None = None,
+    def __init__(self, paths: list[str | Path], format: str = "auto", scores: Mapping[str, float] | None = None,
                  cache_dir: Path | None = None) -> None:
+        """``paths``: each ``PATH`` or ``NAME=PATH``."""
         self.scores = dict(scores or {})  # dialogue id -> mean LLM-judge score, for the min_judge filter
         self.cache_dir = cache_dir
-        self.corpora: list[Corpus] = [self._open(number, Path(path), format) for number, path in enumerate(paths)]
+        self.corpora: list[Corpus] = [self._open(number, c.path, format, c.label)
+                                      for number, c in enumerate(label_corpora(paths))]
 
     # -- building ----------------------------------------------------------------------------------------
-    def _open(self, number: int, path: Path, format: str) -> Corpus:
+    def _open(self, number: int, path: Path, format: str, label: str) -> Corpus:
         if not path.is_file():
             raise InputFileError(str(path), "corpus file not found" if not path.exists() else "not a file")
         if format != "auto" and format not in FORMATS:
@@ -142,19 +146,14 @@ class CorpusIndex:
             target = self.cache_dir / f"{path.stem}-{key}.sqlite"
             cached = target.is_file()
             if not cached:
-                self.cache_dir.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
-                tmp.unlink(missing_ok=True)
-                db = sqlite3.connect(tmp)
-                try:
-                    self._build(db, path, format)
-                finally:
-                    db.close()
-                os.replace(tmp, target)  # a crash mid-build leaves no half index under the final name
+                # built beside its final name and renamed: a crash or bad input leaves no half index (nor the
+                # folders made for it)
+                with atomic_path(target) as tmp, contextlib.closing(sqlite3.connect(tmp)) as building:
+                    self._build(building, path, format)
             db = sqlite3.connect(target, check_same_thread=False)
         db.execute("CREATE TEMP TABLE judge (row INTEGER PRIMARY KEY, score REAL NOT NULL)")
         corpus = Corpus(number, path, db.execute("SELECT value FROM info WHERE key='format'").fetchone()[0], db,
-                        cached=cached)
+                        label=label, cached=cached)
         self._load_judge(corpus)
         corpus.size = db.execute("SELECT COUNT(*) FROM dialogues").fetchone()[0]
         corpus.facets = {
@@ -186,15 +185,8 @@ class CorpusIndex:
         for line in iter_lines(path):
             if fmt is None:
                 fmt = format_of(path, line.record, line.number)
-            yield line.number, line.offset, line.length, fmt.name, self._parse(path, fmt.name, line.record,
-                                                                                 line.number)
-
-    @staticmethod
-    def _parse(path: Path, format: str, record: dict, line: int) -> Dialogue:
-        try:
-            return FORMATS[format].parse(record, f"{path.stem}:{line}")
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise InputFileError(str(path), f"not a valid {format} record ({exc})", line, 1) from None
+            yield line.number, line.offset, line.length, fmt.name, parse_record(path, fmt, line.record,
+                                                                                  line.number)
 
     @staticmethod
     def _safety(batch: list[Dialogue]) -> list[tuple[list[str], bool]]:
@@ -274,9 +266,9 @@ class CorpusIndex:
         if filters.min_judge is not None:
             where.append("j.score >= ?")
             args.append(filters.min_judge)
-        if filters.text and filters.text.strip():
+        if filters.text and (query := _fts_query(filters.text)):
             where.append("d.row IN (SELECT rowid FROM search WHERE search MATCH ?)")
-            args.append(_fts_query(filters.text))
+            args.append(query)
         sql_where = " AND ".join(where)
         page = max(1, page)
         source = "dialogues d LEFT JOIN judge j ON j.row = d.row"
@@ -293,14 +285,14 @@ class CorpusIndex:
     def read(self, number: int, row: int) -> Dialogue | None:
         """The dialogue at ``row`` of corpus ``number`` (None when there is none), read by seeking."""
         corpus = self.corpus(number)
-        if corpus is None:
+        if corpus is None or not 0 <= row < corpus.size:
             return None
         with corpus.lock:
             found = corpus.db.execute("SELECT line, offset, length FROM dialogues WHERE row=?", (row,)).fetchone()
         if found is None:
             return None
         line, offset, length = found
-        return self._parse(corpus.path, corpus.format, read_record(corpus.path, offset, length), line)
+        return parse_record(corpus.path, FORMATS[corpus.format], read_record(corpus.path, offset, length), line)
 
     def rows(self, number: int) -> list[tuple[int, str, str | None]]:
         """(row, id, topic) of every dialogue in a corpus (for sampling annotation tasks)."""

@@ -1,9 +1,11 @@
 """The one JSONL module: reading with errors that name file, line and column, and durable appending.
 
 Reading (:func:`iter_lines`): one JSON object per line; blank lines are skipped; a UTF-8 byte-order mark (which
-Windows editors write) and CRLF line ends are accepted; a record larger than ``max_record_bytes`` is an error
-and is never held in memory whole. Each bad line raises :class:`InputFileError`, or, with ``on_error``, is
-handed to it and skipped (persona sources use this for ``--skip-bad``).
+Windows editors write) and CRLF line ends are accepted; a record larger than the record-size limit is an error
+and is never held in memory whole. The limit is one setting for every reader of the process
+(:func:`set_max_record_bytes`; the surfaces set it from the config key ``input.max_record_bytes``). Each bad line
+raises :class:`InputFileError` naming file, line and column, or, with ``on_error``, is handed to it and skipped
+(persona sources use this for ``--skip-bad``).
 
 Appending (:class:`AppendWriter`): each record is written as one complete line with a single ``write``, then
 flushed and fsynced, so a crash can only leave a torn *last* line (no trailing newline). Opening the file again
@@ -22,8 +24,24 @@ from pydantic import BaseModel
 
 from socialsim.errors import InputFileError
 
-DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024  # a dialogue is a few KB; a 16 MB line is a broken file
+DEFAULT_MAX_RECORD_BYTES = 1 << 20  # the largest ESConv dialogue is 16 KB, a simulated one a few tens of KB
+LIMIT_KEY = "input.max_record_bytes"  # the config key that sets the limit (read by the surfaces)
 _BOM = b"\xef\xbb\xbf"
+_GZIP = b"\x1f\x8b"
+_limit = DEFAULT_MAX_RECORD_BYTES
+
+
+def set_max_record_bytes(limit: int) -> None:
+    """Set the record-size limit of every reader in this process (the surfaces call it with the config's)."""
+    global _limit
+    if limit < 1:
+        raise ValueError("the record-size limit must be positive")
+    _limit = limit
+
+
+def max_record_bytes() -> int:
+    """The record-size limit readers use when not given one."""
+    return _limit
 
 
 @dataclass(frozen=True)
@@ -60,11 +78,14 @@ def _raw_lines(handle: Any, limit: int) -> Iterator[tuple[int, int, bytes | None
             offset += len(raw)
 
 
-def iter_lines(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+def iter_lines(path: str | Path, *, max_record_bytes: int | None = None,
                on_error: Callable[[InputFileError], None] | None = None) -> Iterator[JsonLine]:
-    """Yield each non-blank line of a JSONL file as a :class:`JsonLine` holding a JSON object."""
+    """Yield each non-blank line of a JSONL file as a :class:`JsonLine` holding a JSON object.
+
+    ``max_record_bytes`` defaults to the process-wide limit (:func:`set_max_record_bytes`)."""
     path = Path(path)
     check_file(path)
+    limit = _limit if max_record_bytes is None else max_record_bytes
 
     def bad(message: str, number: int, column: int, hint: str | None = None) -> None:
         error = InputFileError(str(path), message, number, column, hint)
@@ -73,29 +94,40 @@ def iter_lines(path: str | Path, *, max_record_bytes: int = DEFAULT_MAX_RECORD_B
         on_error(error)
 
     with path.open("rb") as handle:
-        for number, offset, raw, length in _raw_lines(handle, max_record_bytes):
+        for number, offset, raw, length in _raw_lines(handle, limit):
             if raw is None:
-                bad(f"record larger than {max_record_bytes:,} bytes", number, max_record_bytes + 1,
-                    "is this a JSONL corpus? (the limit is the readers' max_record_bytes)")
+                bad(f"record larger than {limit:,} bytes", number, limit + 1,
+                    f"is this a JSONL file? If records this large are real, raise {LIMIT_KEY} "
+                    f"(--set {LIMIT_KEY}=N)" if max_record_bytes is None else None)
                 continue
             if number == 1 and raw.startswith(_BOM):
                 raw = raw[len(_BOM):]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                bad(f"not valid UTF-8 ({exc.reason})", number, exc.start + 1, "save the file as UTF-8")
+                hint = ("this is a gzip file: decompress it first" if number == 1 and raw.startswith(_GZIP)
+                        else "save the file as UTF-8")
+                bad(f"not valid UTF-8 ({exc.reason})", number, exc.start + 1, hint)
                 continue
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                bad(f"invalid JSON ({exc.msg})", number, exc.colno)
+                bad(f"invalid JSON ({exc.msg})", number, exc.colno, _json_hint(number, raw))
                 continue
             if not isinstance(record, dict):
                 bad(f"expected a JSON object, got {type(record).__name__}", number, 1)
                 continue
             yield JsonLine(number, offset, length, record)
+
+
+def _json_hint(number: int, raw: bytes) -> str | None:
+    if not raw.endswith(b"\n"):
+        return "the last line is cut off (no newline at its end): was the file truncated, or is it still being written?"
+    if number == 1:
+        return "is this a JSONL file (one JSON object per line)?"
+    return None
 
 
 def iter_jsonl(path: str | Path, **options: Any) -> Iterator[tuple[int, dict[str, Any]]]:

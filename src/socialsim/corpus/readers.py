@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning, Turn
 from socialsim.corpus.jsonl import iter_jsonl
-from socialsim.errors import InputFileError
+from socialsim.errors import InputFileError, brief
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,14 @@ def format_of(path: Path, record: dict[str, Any], line: int) -> CorpusFormat:
     return FORMATS[name]
 
 
+def parse_record(path: Path, fmt: CorpusFormat, record: dict[str, Any], line: int) -> Dialogue:
+    """One record as a Dialogue; a record of the wrong shape is one error line naming file, line and field."""
+    try:
+        return fmt.parse(record, f"{path.stem}:{line}")
+    except (KeyError, TypeError, ValueError, AttributeError, ValidationError) as exc:
+        raise InputFileError(str(path), f"not a valid {fmt.name} record ({brief(exc)})", line, 1) from None
+
+
 def read_corpus(path: str | Path, format: str = "auto") -> Iterator[Dialogue]:
     """Yield the dialogues of a JSONL corpus in any registered format."""
     path = Path(path)
@@ -140,10 +148,7 @@ def read_corpus(path: str | Path, format: str = "auto") -> Iterator[Dialogue]:
         empty = False
         if fmt is None:
             fmt = format_of(path, record, number)
-        try:
-            yield fmt.parse(record, f"{path.stem}:{number}")
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise InputFileError(str(path), f"not a valid {fmt.name} record ({exc})", number, 1) from None
+        yield parse_record(path, fmt, record, number)
     if empty:
         raise InputFileError(str(path), "the corpus is empty")
 

@@ -5,14 +5,16 @@ last, on the dialogues every other rule kept, so a broken copy never shadows a g
 """
 
 import json
+import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from itertools import islice
 from pathlib import Path
 
-from socialsim.corpus.atomic import write_atomic, write_lines_atomic
+from socialsim.corpus.atomic import atomic_path, check_output, write_atomic
 from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
@@ -24,6 +26,7 @@ from socialsim.metrics.tokenize import is_content, plain_words, tokens
 from socialsim.safety import default_detector
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
+SAFETY_CHUNK = 512  # dialogues whose seeker turns go through the safety net in one batch
 
 
 def _clip(text: str, n: int = 60) -> str:
@@ -191,31 +194,36 @@ class Verdict:
 
 
 @dataclass
-class FilterReport:
+class FilterTally:
+    """Counts per rule, all a filter run keeps in memory besides the near-duplicate index."""
+
     rules: list[str]
-    verdicts: list[Verdict]
+    dialogues: int = 0
+    kept: int = 0
+    first: Counter[str] = field(default_factory=Counter)  # rule -> dialogues it was the first failure of
+    flagged: Counter[str] = field(default_factory=Counter)  # rule -> dialogues failing it at all
     safety: str = ""  # which layers of the safety net ran, when unaddressed_crisis was applied
 
-    @property
-    def kept(self) -> list[Dialogue]:
-        return [v.dialogue for v in self.verdicts if v.kept]
+    def add(self, verdict: Verdict) -> None:
+        self.dialogues += 1
+        self.kept += verdict.kept
+        if verdict.rule is not None:
+            self.first[verdict.rule] += 1
+        self.flagged.update(verdict.reasons.keys())
 
     @property
     def retention(self) -> float:
-        return len(self.kept) / len(self.verdicts) if self.verdicts else 0.0
+        return self.kept / self.dialogues if self.dialogues else 0.0
 
     def table(self) -> list[tuple[str, int, int]]:
         """(rule, dialogues dropped by it as first failing rule, dialogues failing it at all)."""
-        first = Counter(v.rule for v in self.verdicts if not v.kept)
-        flagged = Counter(r for v in self.verdicts for r in v.reasons)
-        return [(rule, first[rule], flagged[rule]) for rule in self.rules]
+        return [(rule, self.first[rule], self.flagged[rule]) for rule in self.rules]
 
     def rows(self) -> list[list[str]]:
         """Header, one row per rule, and the kept row: the table printed, written and shown in the report."""
-        n = len(self.verdicts)
         rows = [["rule", "dropped", "failed (any order)"]]
         rows += [[rule, str(first), str(anyway)] for rule, first, anyway in self.table()]
-        rows.append(["kept", f"{len(self.kept)} / {n} ({100 * self.retention:.1f}%)", ""])
+        rows.append(["kept", f"{self.kept} / {self.dialogues} ({100 * self.retention:.1f}%)", ""])
         return rows
 
     def markdown(self) -> str:
@@ -223,46 +231,94 @@ class FilterReport:
         return markdown_table(self.rows()) + note
 
 
+class DialogueFilter:
+    """The configured rules, applied one dialogue at a time (a corpus of any size streams through). The
+    near-duplicate rule runs last, on dialogues every other rule kept, against the earlier kept ones."""
+
+    def __init__(self, cfg: FilterConfig | None = None) -> None:
+        self.cfg = cfg or FilterConfig()
+        unknown = [r for r in self.cfg.rules if r not in FILTER_RULES]
+        if unknown:
+            raise ConfigError(f"unknown filter rule(s): {', '.join(unknown)}",
+                              f"evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}")
+        self.duplicates = NearDuplicates(self.cfg) if "near_duplicate" in self.cfg.rules else None
+        self.tally = FilterTally(list(self.cfg.rules))
+        if "unaddressed_crisis" in self.cfg.rules:
+            self.tally.safety = default_detector().describe()
+
+    def check(self, d: Dialogue) -> Verdict:
+        verdict = Verdict(d)
+        for name in self.cfg.rules:
+            if name in RULES and (reason := RULES[name](d, self.cfg)):
+                verdict.reasons[name] = reason
+        if self.duplicates is not None and verdict.kept and (reason := self.duplicates.check(d)):
+            verdict.reasons["near_duplicate"] = reason
+        self.tally.add(verdict)
+        return verdict
+
+    def check_all(self, dialogues: Iterable[Dialogue]) -> Iterator[Verdict]:
+        """:meth:`check` each dialogue in order; with ``unaddressed_crisis``, ``SAFETY_CHUNK`` dialogues at a time
+        go through the safety net in one batch first (memory stays bounded by the chunk)."""
+        if not self.tally.safety:
+            yield from map(self.check, dialogues)
+            return
+        iterator = iter(dialogues)
+        while chunk := list(islice(iterator, SAFETY_CHUNK)):
+            prime_safety(chunk)
+            yield from map(self.check, chunk)
+
+
+@dataclass
+class FilterReport:
+    """Every verdict of an in-memory filter run (:func:`filter_dialogues`)."""
+
+    tally: FilterTally
+    verdicts: list[Verdict]
+
+    @property
+    def kept(self) -> list[Dialogue]:
+        return [v.dialogue for v in self.verdicts if v.kept]
+
+    def rows(self) -> list[list[str]]:
+        return self.tally.rows()
+
+    def markdown(self) -> str:
+        return self.tally.markdown()
+
+
 def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = None) -> FilterReport:
     """Apply the configured rules; every dialogue gets a verdict with the reason of each rule it failed."""
-    cfg = cfg or FilterConfig()
-    unknown = [r for r in cfg.rules if r not in FILTER_RULES]
-    if unknown:
-        raise ConfigError(f"unknown filter rule(s): {', '.join(unknown)}",
-                          f"evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}")
-    dialogues = list(dialogues)
-    safety = ""
-    if "unaddressed_crisis" in cfg.rules:
-        prime_safety(dialogues)
-        safety = default_detector().describe()
-    verdicts = []
-    for d in dialogues:
-        verdict = Verdict(d)
-        for name in cfg.rules:
-            if name in RULES and (reason := RULES[name](d, cfg)):
-                verdict.reasons[name] = reason
-        verdicts.append(verdict)
-    if "near_duplicate" in cfg.rules:
-        index = NearDuplicates(cfg)
-        for verdict in verdicts:
-            if verdict.kept and (reason := index.check(verdict.dialogue)):
-                verdict.reasons["near_duplicate"] = reason
-    return FilterReport(list(cfg.rules), verdicts, safety)
+    dialogue_filter = DialogueFilter(cfg)
+    verdicts = list(dialogue_filter.check_all(dialogues))
+    return FilterReport(dialogue_filter.tally, verdicts)
 
 
 def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None = None,
-                format: str = "auto") -> FilterReport:
-    """Filter a corpus file: the kept dialogues go to ``target`` (native JSONL), every drop with its reasons to
-    ``<target stem>.drops.jsonl`` and the table of drops per rule to ``<target stem>.filter.md``."""
-    target = Path(target)
-    report = filter_dialogues(read_corpus(source, format), cfg)
-    write_lines_atomic(target, (d.model_dump_json(exclude_none=True) for d in report.kept))
-    drops = (json.dumps({"id": v.dialogue.id, "rule": v.rule, "reasons": v.reasons}, ensure_ascii=False)
-             for v in report.verdicts if not v.kept)
-    write_lines_atomic(drops_path(target), drops)
-    write_atomic(target.with_suffix(".filter.md"), f"Filtered {source}\n\n{report.markdown()}\n")
-    write_atomic(filter_table_path(target), csv_text(report.rows()))
-    return report
+                format: str = "auto") -> FilterTally:
+    """Filter a corpus file, streaming: the kept dialogues go to ``target`` (native JSONL), every drop with its
+    reasons to ``<target stem>.drops.jsonl``, the table of drops per rule to ``<target stem>.filter.md`` and
+    ``.filter.csv``. Every output is written atomically; an output that is the input is refused first."""
+    source, target = Path(source), Path(target)
+    outputs = (target, drops_path(target), target.with_suffix(".filter.md"), filter_table_path(target))
+    for output in outputs:
+        check_output(output, source)
+    dialogue_filter = DialogueFilter(cfg)
+    with (atomic_path(target) as kept_tmp, atomic_path(outputs[1]) as drops_tmp,
+          kept_tmp.open("w", encoding="utf-8") as kept, drops_tmp.open("w", encoding="utf-8") as drops):
+        for verdict in dialogue_filter.check_all(read_corpus(source, format)):
+            dialogue = verdict.dialogue
+            if verdict.kept:
+                kept.write(dialogue.model_dump_json(exclude_none=True) + "\n")
+            else:
+                drops.write(json.dumps({"id": dialogue.id, "rule": verdict.rule, "reasons": verdict.reasons},
+                                       ensure_ascii=False) + "\n")
+        for handle in (kept, drops):
+            handle.flush()
+            os.fsync(handle.fileno())
+    tally = dialogue_filter.tally
+    write_atomic(outputs[2], f"Filtered {source}\n\n{tally.markdown()}\n")
+    write_atomic(outputs[3], csv_text(tally.rows()))
+    return tally
 
 
 def drops_path(target: str | Path) -> Path:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +26,7 @@ from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_jsonl
 from socialsim.engine import Item, RunOptions, RunReport, Task, run_task
 from socialsim.evaluation.config import JudgeConfig
+from socialsim.evaluation.intervals import bootstrap_mean, wilson
 from socialsim.evaluation.pairing import topic_of
 from socialsim.evaluation.transcript import profile_text, transcript
 from socialsim.llm.base import Backend
@@ -212,37 +212,6 @@ def sample(dialogues: Sequence[Dialogue], n: int | None, seed: int = 0) -> list[
         return list(dialogues)
     keep = set(random.Random(seed).sample(range(len(dialogues)), n))
     return [d for i, d in enumerate(dialogues) if i in keep]
-
-
-@dataclass(frozen=True)
-class Interval:
-    value: float
-    low: float
-    high: float
-    n: int
-
-    def __str__(self) -> str:
-        return f"{self.value:.2f} [{self.low:.2f}, {self.high:.2f}]" if self.n else "-"
-
-
-def bootstrap_mean(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> Interval:
-    """Mean with a percentile-bootstrap 95% interval."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0)
-    means = np.random.default_rng(seed).choice(arr, size=(resamples, arr.size)).mean(axis=1)
-    return Interval(float(arr.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)),
-                    int(arr.size))
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> Interval:
-    """A proportion with its Wilson score 95% interval (sane for small n and for 0 or n successes)."""
-    if n == 0:
-        return Interval(float("nan"), float("nan"), float("nan"), 0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Interval(p, float(centre - half), float(centre + half), n)
 
 
 def score_summary(records: Iterable[dict[str, Any]], resamples: int = 1000) -> dict[str, Any]:

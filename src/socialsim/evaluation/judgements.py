@@ -1,8 +1,9 @@
 """LLM-judge results (``socialsim judge`` writes ``judgements.jsonl``), looked up by dialogue id.
 
 Score records give 1-5 per rubric dimension with reasons; pair records give win/tie/loss per pairwise dimension
-from the first dialogue's side. Failed judgements are skipped (they have no scores); for a dialogue judged
-several times (another model or rubric) the last record in the files wins.
+from the first dialogue's side. Failed judgements are skipped (they have no scores), any other record is an
+error naming file and line; for a dialogue judged several times (another model or rubric) the last record in the
+files wins.
 """
 
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim.corpus.jsonl import iter_jsonl
+from socialsim.errors import InputFileError, brief
 
 
 @dataclass
@@ -38,21 +40,34 @@ class Judgements:
 
 
 def load_judgements(paths: Sequence[str | Path]) -> Judgements:
-    """Read judgement files (errors name file and line)."""
+    """Read judgement files; a record that is not a judgement is an error naming file and line."""
     out = Judgements()
     for path in paths:
-        for _, record in iter_jsonl(path):
-            _add(out, record)
+        for number, record in iter_jsonl(path):
+            try:
+                _add(out, record)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise InputFileError(str(path), f"not a judgement record ({brief(exc)})", number, 1,
+                                     "give a judgements.jsonl written by `socialsim judge`") from None
     return out
 
 
 def _add(out: Judgements, record: dict[str, Any]) -> None:
+    kind = record.get("kind")
+    if kind not in ("score", "pair"):
+        raise ValueError(f"kind must be 'score' or 'pair', got {kind!r}")
     if record.get("failed"):
         return
-    if record.get("kind") == "score" and isinstance(record.get("scores"), dict):
+    if kind == "score":
         did = str(record["dialogue_id"])
-        out.scores[did] = {k: float(v) for k, v in record["scores"].items() if isinstance(v, int | float)}
+        scores = record["scores"]
+        if not isinstance(scores, dict):
+            raise TypeError("'scores' must be an object")
+        out.scores[did] = {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
         out.reasons[did] = {k: str(v) for k, v in (record.get("reasons") or {}).items()}
         out.models[did] = str(record.get("model", ""))
-    elif record.get("kind") == "pair" and isinstance(record.get("outcomes"), dict):
-        out.pairs[(str(record["x"]), str(record["y"]))] = {k: str(v) for k, v in record["outcomes"].items()}
+    else:
+        outcomes = record["outcomes"]
+        if not isinstance(outcomes, dict):
+            raise TypeError("'outcomes' must be an object")
+        out.pairs[(str(record["x"]), str(record["y"]))] = {k: str(v) for k, v in outcomes.items()}

@@ -22,8 +22,25 @@ def _treebank() -> Any:  # nltk.tokenize.TreebankWordTokenizer; nltk is imported
     return TreebankWordTokenizer()
 
 
+CHUNK_CHARS = 50_000  # NLTK runs each regex under a 5 s timeout: a long text is tokenised in pieces
+
+
 def tokens(text: str) -> list[str]:
-    return _treebank().tokenize(text.lower())
+    """Lower-cased Treebank tokens. A text longer than ``CHUNK_CHARS`` is cut at whitespace into pieces
+    tokenised one by one, so time stays linear and no NLTK regex timeout can fire, whatever the input."""
+    text = text.lower()
+    if len(text) <= CHUNK_CHARS:
+        return _treebank().tokenize(text)
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + CHUNK_CHARS, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + CHUNK_CHARS // 2, end)
+            end = cut if cut != -1 else end
+        out += _treebank().tokenize(text[start:end])
+        start = end
+    return out
 
 
 def words(text: str) -> list[str]:

@@ -2,12 +2,13 @@
 :class:`socialsim.corpus.writer.AppendWriter` (flush + fsync per line) so a crash or Ctrl-C never loses a finished
 profile, and read back with errors naming file and line."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from socialsim.corpus.atomic import check_output, write_lines_atomic
 from socialsim.corpus.jsonl import iter_jsonl, repair_tail
 from socialsim.corpus.profile import Profile
 from socialsim.errors import InputFileError
@@ -28,6 +29,12 @@ def read_bank(path: str | Path) -> list[Profile]:
     if not profiles:
         raise InputFileError(str(path), "the persona bank is empty", hint="build one with `socialsim personas build`")
     return profiles
+
+
+def write_bank(path: str | Path, profiles: Iterable[Profile], *inputs: Path) -> int:
+    """Write a whole bank atomically (``personas sample``); refused if ``path`` is one of ``inputs``."""
+    check_output(Path(path), *inputs)
+    return write_lines_atomic(path, (p.model_dump_json() for p in profiles))
 
 
 def iter_existing(path: Path) -> Iterator[dict[str, Any]]:

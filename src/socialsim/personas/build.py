@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim import embeddings
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.profile import Profile
 from socialsim.engine import Item, RunOptions, Task, run_task
 from socialsim.errors import InputFileError
@@ -134,6 +135,9 @@ async def build_bank(source: str, out_path: Path, backends: BackendProvider, con
     :func:`~socialsim.personas.sources.open_source`) into the bank at ``out_path``."""
     out_path = Path(out_path)
     src = open_source(source, config, skip_bad=skip_bad)
+    inputs = [Path(src.arg)] if src.arg and Path(src.arg).exists() else []
+    for output in (out_path, rejections_path(out_path), failures_path(out_path)):
+        check_output(output, *inputs)  # before any work: the bank is appended to, never the source
     records: list[SourceRecord] = list(islice(src, limit))  # reads (and checks) the input before any LLM call
     report = BuildReport(src.label, out_path, records=len(records), checked=embeddings.available())
     items: list[Item[SourceRecord]] = []

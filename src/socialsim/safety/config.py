@@ -33,11 +33,11 @@ class SafetyConfig(BaseModel):
         "says these are examples and points to local emergency services).")
     cache: bool = Field(True, description="Keep detections in a SQLite file keyed by text hash, so filters, "
                         "reports and the web index do not re-embed the same texts.")
+    cache_path: str | None = Field(None, description="That file (unset = ~/.cache/socialsim/safety.sqlite, or "
+                                   "$XDG_CACHE_HOME/socialsim/safety.sqlite).")
+
     @field_validator("learned", mode="before")
     @classmethod
     def _yaml_booleans(cls, value: object) -> object:
         """``--set safety.learned=off`` arrives as YAML's false (and ``on`` as true)."""
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
-
-    cache_path: str | None = Field(None, description="That file (unset = ~/.cache/socialsim/safety.sqlite, or "
-                                   "$XDG_CACHE_HOME/socialsim/safety.sqlite).")

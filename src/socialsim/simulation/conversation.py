@@ -119,12 +119,17 @@ class _Run:
         return result, problem
 
 
+TurnHook = Callable[[Turn, dict[str, int]], None]
+
+
 async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: Backend,
                             supporter: Backend | SupporterSeat, config: SimulationConfig, *,
-                            max_attempts: int = 3, detector: RiskDetector | None = None) -> Dialogue:
+                            max_attempts: int = 3, detector: RiskDetector | None = None,
+                            on_turn: TurnHook | None = None) -> Dialogue:
     """Simulate one dialogue for ``profile``; ``supporter`` is the supporter agent's backend or another seat (a
-    chatbot); ``detector`` is the safety net (default: the process's). Raises :class:`BackendError` only when a
-    backend itself failed."""
+    chatbot); ``detector`` is the safety net (default: the process's). ``on_turn(turn, rejected)`` is called with
+    each accepted turn and the candidates rejected before it (``socialsim preview`` streams the dialogue with it).
+    Raises :class:`BackendError` only when a backend itself failed."""
     start = time.perf_counter()
     detector = detector or default_detector()
     carriers = risk_fields(profile, detector)
@@ -141,6 +146,15 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
     speaker: Speaker = config.opener
     last_support: tuple[str | None, str | None] = (None, None)  # (text, strategy) of the supporter's last turn
     last_seeker: str | None = None
+    reported = Counter[str]()
+
+    def accepted(turn: Turn) -> None:
+        nonlocal reported
+        run.turns.append(turn)
+        if on_turn is not None:
+            on_turn(turn, dict(run.rejected - reported))
+        reported = Counter(run.rejected)
+
     try:
         while len(run.turns) < config.max_turns:
             index = len(run.turns)
@@ -164,8 +178,7 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                     crisis, by = list(profile.risk), "profile"
                 if crisis:
                     risk_turns.append({"turn": index + 1, "kinds": crisis, "by": by})
-                run.turns.append(Turn(speaker="seeker", text=reply.message, disclosed=disclosed,
-                                      intensity=reply.intensity))
+                accepted(Turn(speaker="seeker", text=reply.message, disclosed=disclosed, intensity=reply.intensity))
                 if reply.end and may_end and reply.intensity <= config.end_max_intensity:
                     termination, detail = "seeker_ended", f"felt helped at intensity {reply.intensity}"
                     break
@@ -191,8 +204,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                     break
                 supporter.accept(value, raw)
                 last_support = (value.response, value.strategy)
-                run.turns.append(Turn(speaker="supporter", text=value.response, strategy=value.strategy,
-                                      reasoning=reasoning_of(value)))
+                accepted(Turn(speaker="supporter", text=value.response, strategy=value.strategy,
+                              reasoning=reasoning_of(value)))
             speaker = "supporter" if speaker == "seeker" else "seeker"
     except StructuredOutputError as exc:
         termination, detail = "backend_failure", exc.message[:300]

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim import __version__
+from socialsim.corpus.atomic import check_output
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.profile import Profile
 from socialsim.engine import Item, RunOptions, Task, run_task
@@ -80,6 +81,7 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
 
 def claim_folder(out_dir: Path, fp: dict[str, Any], force: bool) -> Any:
     """Lock the run folder (one writer at a time) and check or record its fingerprint."""
+    check_output(out_dir, directory=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = (out_dir / ".lock").open("w")
     try:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -20,22 +21,28 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import ASGIApp
 
 from socialsim.corpus.index import CorpusIndex, Filters
 from socialsim.errors import SocialsimError
 from socialsim.evaluation.human import AnnotationStore, SubmissionError, export, new_token, sample_task
 from socialsim.evaluation.human.results import to_csv, to_json
-from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORES
+from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORE_ANCHORS, SCORES
+from socialsim.evaluation.human.store import MAX_COMMENT
 from socialsim.evaluation.judgements import Judgements, load_judgements
 from socialsim.safety import RISK_KINDS
 from socialsim.webapp.chat import MAX_MESSAGE_CHARS, ChatService
-from socialsim.webapp.security import LOCAL_HOSTS, SecurityHeaders
+from socialsim.webapp.security import CSRF_FIELD, LOCAL_HOSTS, Guard, form_token_ok
 from socialsim.webapp.stats import StatsCache
 from socialsim.webapp.views import dialogue_view, field_title, strategy_class
 
 PER_PAGE = 25
-MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_BYTES = 64 * 1024  # every request body, enforced while it streams in (FastAPI's max_body_size)
+MAX_CHAT_BYTES = 1024 * 1024  # /api/chat: up to 200 messages of 2,000 characters as JSON
 MAX_TASK_ITEMS = 500
+# Path numbers (corpus, row, item) are bounded so that no value can overflow SQLite's 64-bit integers: an
+# out-of-range one is a 422, never a 500.
+Index = Annotated[int, PathParam(ge=0, le=2**62)]
 
 
 def _templates() -> Jinja2Templates:
@@ -46,14 +53,24 @@ def _templates() -> Jinja2Templates:
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
-    """An urlencoded form body (no multipart: nothing here uploads files)."""
+    """An urlencoded form body (no multipart: nothing here uploads files), with the same-origin proof of a
+    request that carried no Origin or Sec-Fetch-Site header: the session's CSRF token in its ``csrf`` field."""
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise HTTPException(413, "form too large")
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        form = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "malformed form") from None
+    if not form_token_ok(request.scope["state"], (form.get(CSRF_FIELD) or [""])[0]):
+        raise HTTPException(403, "cross-origin request refused: the form's CSRF token does not match the session")
+    return form
+
+
+class _GuardedApp(FastAPI):
+    """A FastAPI app whose outermost layer is :class:`Guard`, so even the server's own error responses carry
+    the security headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return Guard(super().build_middleware_stack())
 
 
 class ChatIn(BaseModel):
@@ -70,17 +87,18 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         if chat is not None:
             await chat.aclose()
 
-    app = FastAPI(title="socialsim", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = _GuardedApp(title="socialsim", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
+                      max_body_size=MAX_FORM_BYTES)
     judgements = judgements or Judgements()
     app.state.index, app.state.store, app.state.judgements = index, store, judgements
-    app.add_middleware(SecurityHeaders)
     if not allow_remote:  # refuses DNS-rebinding requests whose Host is another name for 127.0.0.1
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=LOCAL_HOSTS)
     templates = _templates()
     stats = StatsCache()
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        return templates.TemplateResponse(request, name, {"corpora": index.corpora, **context}, status_code=code)
+        return templates.TemplateResponse(request, name, {"corpora": index.corpora, "chat_enabled": chat is not None,
+                                                          **context}, status_code=code)
 
     def corpus_or_404(number: int):
         corpus = index.corpus(number)
@@ -106,7 +124,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
 
     @app.get("/c/{number}", response_class=HTMLResponse)
     async def corpus_list(
-        request: Request, number: int,
+        request: Request, number: Index,
         topic: Annotated[str, Query(max_length=200)] = "",
         strategy: Annotated[str, Query(max_length=200)] = "",
         termination: Annotated[str, Query(max_length=200)] = "",
@@ -127,7 +145,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
                     judged=index.summary(number)["judged"])
 
     @app.get("/c/{number}/d/{row}", response_class=HTMLResponse)
-    async def dialogue_page(request: Request, number: int, row: int) -> HTMLResponse:
+    async def dialogue_page(request: Request, number: Index, row: Index) -> HTMLResponse:
         corpus = corpus_or_404(number)
         dialogue = index.read(number, row)
         if dialogue is None:
@@ -139,7 +157,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
                     prev_row=row - 1 if row > 0 else None, next_row=row + 1 if row + 1 < corpus.size else None)
 
     @app.get("/c/{number}/stats", response_class=HTMLResponse)
-    async def stats_page(request: Request, number: int) -> HTMLResponse:
+    async def stats_page(request: Request, number: Index) -> HTMLResponse:
         corpus = corpus_or_404(number)
         return page(request, "stats.html", corpus=corpus, summary=index.summary(number), full=stats.get(corpus))
 
@@ -210,40 +228,53 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         annotator = annotator.strip()
         if not annotator:
             return RedirectResponse(f"/annotate/{task_id}", status_code=303)
-        done = store.progress(task_id, annotator)
+        done = store.progress(task_id, annotator) | store.skipped(task_id, annotator)
         todo = next((i for i in range(task.items) if i not in done), None)
         if todo is None:
-            return page(request, "annotate_done.html", task=task, annotator=annotator)
+            return page(request, "annotate_done.html", task=task, annotator=annotator,
+                        skips=len(store.skipped(task_id, annotator)))
         return RedirectResponse(f"/annotate/{task_id}/{todo}?{urlencode({'annotator': annotator})}", status_code=303)
 
     def item_page(request: Request, task_id: str, item_no: int, annotator: str, values: dict[str, str],
-                  error: str | None = None, status: int = 200) -> HTMLResponse:
+                  error: str | None = None, status: int = 200, comment: str | None = None,
+                  flagged: bool | None = None) -> HTMLResponse:
         task = task_or_404(task_id)
         item = store.item(task_id, item_no)
         if item is None:
             raise HTTPException(404, "no such item")
+        note = store.note(task_id, item_no, annotator)
         return page(request, "annotate_item.html", status, task=task, item=item, annotator=annotator,
                     views=[dialogue_view(d) for d in item.shown], values=values, error=error, token=new_token(),
-                    options=CHOICES if task.kind == "pairwise" else SCORES,
-                    rated=len(store.progress(task_id, annotator)))
+                    options=CHOICES if task.kind == "pairwise" else SCORES, anchors=SCORE_ANCHORS,
+                    comment=comment if comment is not None else (note.comment if note else ""),
+                    flagged=flagged if flagged is not None else bool(note and note.flagged),
+                    skipped=bool(note and note.skipped), max_comment=MAX_COMMENT,
+                    rated=len(store.progress(task_id, annotator)), skips=len(store.skipped(task_id, annotator)))
 
     @app.get("/annotate/{task_id}/{item_no}", response_class=HTMLResponse)
-    async def annotate_item(request: Request, task_id: str, item_no: int,
+    async def annotate_item(request: Request, task_id: str, item_no: Index,
                             annotator: Annotated[str, Query(min_length=1, max_length=40)]) -> HTMLResponse:
         return item_page(request, task_id, item_no, annotator, store.screen_values(task_id, item_no, annotator))
 
     @app.post("/annotate/{task_id}/{item_no}")
-    async def annotate_submit(request: Request, task_id: str, item_no: int) -> Response:
+    async def annotate_submit(request: Request, task_id: str, item_no: Index) -> Response:
         form = await _form(request)
-        annotator = (form.get("annotator") or [""])[0]
-        token = (form.get("token") or [""])[0]
+
+        def one(key: str) -> str:
+            return (form.get(key) or [""])[0]
+
+        annotator, token, comment, flagged = one("annotator"), one("token"), one("comment"), one("flag") == "on"
         values = {k[4:]: v[0] for k, v in form.items() if k.startswith("dim:")}
         try:
-            store.submit(task_id, item_no, annotator, values, token)
+            if one("action") == "skip":
+                store.skip(task_id, item_no, annotator, token, comment=comment, flagged=flagged)
+            else:
+                store.submit(task_id, item_no, annotator, values, token, comment=comment, flagged=flagged)
         except SubmissionError as exc:
             if store.task(task_id) is None or store.item(task_id, item_no) is None:
                 raise HTTPException(404, exc.message) from None
-            return item_page(request, task_id, item_no, annotator[:40], values, exc.message, 422)
+            return item_page(request, task_id, item_no, annotator[:40], values, exc.message, 422,
+                             comment=comment[:MAX_COMMENT], flagged=flagged)
         query = urlencode({"annotator": annotator.strip()})
         return RedirectResponse(f"/annotate/{task_id}/next?{query}", status_code=303)
 
@@ -252,7 +283,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     async def chat_page(request: Request) -> HTMLResponse:
         return page(request, "chat.html", chat=chat, max_chars=MAX_MESSAGE_CHARS)
 
-    @app.post("/api/chat")
+    @app.post("/api/chat", max_body_size=MAX_CHAT_BYTES)
     async def chat_api(body: ChatIn) -> dict[str, Any]:
         if chat is None:
             raise HTTPException(503, "chat is not enabled on this server")
@@ -276,7 +307,7 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
     return app
 
 
-def build(corpora: list[Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
+def build(corpora: list[str | Path], db: Path, chat: ChatService | None = None, allow_remote: bool = False,
           format: str = "auto", judgements: list[Path] | None = None, index_cache: Path | None = None) -> FastAPI:
     """Index the corpora, open the annotation database and return the app (what ``socialsim serve`` runs)."""
     judged = load_judgements(judgements or [])

@@ -45,12 +45,12 @@ class StatsCache:
     def _compute(corpus: Corpus, entry: _Entry) -> None:
         # Imported here, in the worker thread: matplotlib and the tokenizers take seconds to import.
         from socialsim.evaluation.report import figures
-        from socialsim.evaluation.stats import TOKENIZER_NOTE, corpus_stats, strategy_rows, summary_rows, topic_rows
+        from socialsim.evaluation.stats import corpus_stats, notes, strategy_rows, summary_rows, topic_rows
 
         try:
             st = corpus_stats(corpus.name, read_corpus(corpus.path, corpus.format))
             tables = {"Summary": summary_rows([st]), "Strategies": strategy_rows([st]), "Topics": topic_rows([st])}
             plots = [(p.title, p.caption, p.data_uri) for p in figures([st], None)]
-            entry.stats, entry.state = FullStats(tables, plots, TOKENIZER_NOTE), "ready"
+            entry.stats, entry.state = FullStats(tables, plots, notes([st])), "ready"
         except Exception as exc:  # shown on the page; the server keeps running
             entry.error, entry.state = f"{type(exc).__name__}: {exc}", "failed"

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from statistics import mean
 from typing import Any
 
-from socialsim.evaluation.human.store import AnnotationStore, Item, Rating, Task
+from socialsim.evaluation.human.store import AnnotationStore, Item, Note, Rating, Task
+from socialsim.evaluation.intervals import bootstrap_mean, wilson
 from socialsim.evaluation.judgements import Judgements
 
 SIDE_SIGN = {"A": 1.0, "B": -1.0, "tie": 0.0}
 
 CSV_FIELDS = ("task_id", "task_name", "kind", "item_no", "annotator", "dimension", "value", "corpus_a",
-              "dialogue_a", "corpus_b", "dialogue_b", "left_side", "judge", "created_at")
+              "dialogue_a", "corpus_b", "dialogue_b", "left_side", "judge", "flagged", "comment", "created_at")
 
 
 def krippendorff_alpha(ratings: list[tuple[str, str, str]], level: str) -> float | None:
@@ -56,8 +57,14 @@ def _pairwise_summary(ratings: list[Rating]) -> dict[str, Any]:
     def rate(key: str) -> float | None:
         return round(counts[key] / n, 4) if n else None
 
+    def interval(key: str) -> list[float] | None:
+        """Wilson 95% interval of the share (judgements of one item by several annotators count separately)."""
+        iv = wilson(counts[key], n)
+        return [round(iv.low, 4), round(iv.high, 4)] if n else None
+
     return {"judgements": n, "wins_A": counts["A"], "wins_B": counts["B"], "ties": counts["tie"],
-            "win_rate_A": rate("A"), "win_rate_B": rate("B"), "tie_rate": rate("tie")}
+            "win_rate_A": rate("A"), "win_rate_B": rate("B"), "tie_rate": rate("tie"),
+            "win_rate_A_95ci": interval("A"), "win_rate_B_95ci": interval("B")}
 
 
 def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
@@ -66,7 +73,9 @@ def _single_summary(ratings: list[Rating]) -> dict[str, Any]:
         return {"judgements": 0, "mean": None, "sd": None}
     m = mean(values)
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
-    return {"judgements": len(values), "mean": round(m, 4), "sd": round(sd, 4)}
+    iv = bootstrap_mean(values)
+    return {"judgements": len(values), "mean": round(m, 4), "sd": round(sd, 4),
+            "mean_95ci": [round(iv.low, 4), round(iv.high, 4)]}
 
 
 def _judge_comparison(task: Task, items: dict[int, Item], by_dim: dict[str, list[Rating]],
@@ -113,6 +122,7 @@ def export(store: AnnotationStore, task_id: str, judge: Judgements | None = None
         raise KeyError(task_id)
     items = {i.item_no: i for i in store.items(task_id)}
     ratings = store.ratings(task_id)
+    notes = {(n.item_no, n.annotator): n for n in store.notes(task_id)}
     by_dim: dict[str, list[Rating]] = defaultdict(list)
     for r in ratings:
         by_dim[r.dimension].append(r)
@@ -128,12 +138,20 @@ def export(store: AnnotationStore, task_id: str, judge: Judgements | None = None
     return {
         "task": {"id": task.id, "name": task.name, "kind": task.kind, "corpus_a": task.corpus_a,
                  "corpus_b": task.corpus_b, "items": task.items, "seed": task.seed, "created_at": task.created_at,
-                 "dimensions": list(task.dimensions)},
+                 "dimensions": list(task.dimensions), "note": task.note},
         "annotators": store.annotators(task_id),
         "dimensions": dimensions,
         "judge_vs_human": _judge_comparison(task, items, by_dim, judge),
-        "ratings": [_row(task, items[r.item_no], r, judge) for r in ratings],
+        "notes": [_note(items[n.item_no], n) for n in notes.values()],
+        "ratings": [_row(task, items[r.item_no], r, judge, notes.get((r.item_no, r.annotator)))
+                    for r in ratings],
     }
+
+
+def _note(item: Item, note: Note) -> dict[str, Any]:
+    return {"item_no": note.item_no, "annotator": note.annotator, "skipped": note.skipped, "flagged": note.flagged,
+            "comment": note.comment, "dialogue_a": item.a.id, "dialogue_b": item.b.id if item.b else "",
+            "created_at": note.created_at}
 
 
 def _annotators_per_item(ratings: list[Rating]) -> dict[int, int]:
@@ -143,12 +161,13 @@ def _annotators_per_item(ratings: list[Rating]) -> dict[int, int]:
     return {k: len(v) for k, v in who.items()}
 
 
-def _row(task: Task, item: Item, r: Rating, judge: Judgements) -> dict[str, Any]:
+def _row(task: Task, item: Item, r: Rating, judge: Judgements, note: Note | None) -> dict[str, Any]:
     judged = judge_value(item, r.dimension, judge)
     return {"task_id": task.id, "task_name": task.name, "kind": task.kind, "item_no": r.item_no,
             "annotator": r.annotator, "dimension": r.dimension, "value": r.value, "corpus_a": task.corpus_a,
             "dialogue_a": item.a.id, "corpus_b": task.corpus_b or "", "dialogue_b": item.b.id if item.b else "",
             "left_side": item.left_side if item.b else "", "judge": "" if judged is None else judged,
+            "flagged": int(note.flagged) if note else 0, "comment": note.comment if note else "",
             "created_at": r.created_at}
 
 

@@ -18,4 +18,5 @@ RUBRIC: dict[str, str] = {
 assert set(RUBRIC) == {*JUDGE_DIMENSIONS, *PAIR_DIMENSIONS}, "keep the human rubric in step with the judge's"
 DIMENSIONS: tuple[str, ...] = tuple(RUBRIC)
 SCORES: tuple[str, ...] = ("1", "2", "3", "4", "5")
+SCORE_ANCHORS: dict[str, str] = {"1": "poor", "2": "weak", "3": "acceptable", "4": "good", "5": "excellent"}
 CHOICES: tuple[str, ...] = ("left", "right", "tie")  # what a pairwise annotator picks (positions on screen)
