@@ -165,7 +165,8 @@ def test_layered_safety_net_drops_a_euphemistic_crisis_answered_with_talk_to_a_f
     cfg = FilterConfig(rules=["unaddressed_crisis"])
     kept = filter_dialogues([make(turns)], cfg)
     assert kept.verdicts[0].kept and "lexicon only" in kept.tally.safety  # this module's fixture: lexicon only
-    configure(SafetyConfig(learned="on", cache=False))
+    # The recall point (the corpus default, balanced, misses this euphemism: docs/safety.md).
+    configure(SafetyConfig(learned="on", cache=False, corpus_operating_point="recall"))
     report = filter_dialogues([make(turns)], cfg)
     assert report.verdicts[0].reasons == {
         "unaddressed_crisis": "seeker turn 5 signals suicidal_ideation and the reply does not address safety"}

@@ -15,7 +15,7 @@ from socialsim.chatbot.dataset import REASONING_CLOSE, REASONING_OPEN, parse_rep
 from socialsim.chatbot.engine import LocalChatbot
 from socialsim.llm.base import Backend
 from socialsim.llm.types import ChatRequest, Message, Sampling
-from socialsim.safety import RiskDetector, crisis_reply, default_detector
+from socialsim.safety import RiskDetector, crisis_reply, live_detector
 
 
 class Responder(Protocol):
@@ -88,7 +88,7 @@ class ChatSession:
     def __init__(self, responder: Responder | LocalChatbot | None = None, system: str | None = None,
                  detector: RiskDetector | None = None) -> None:
         self.responder = responder
-        self.detector = detector or default_detector()
+        self.detector = detector or live_detector()
         self.system = system if system is not None else system_prompt()
         self.history: list[Message] = []
         self.crisis_turns = 0

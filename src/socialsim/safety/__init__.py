@@ -22,15 +22,15 @@ from socialsim.safety.kinds import RISK_KINDS, RiskKind
 
 __all__ = ["RISK_KINDS", "ReplyResult", "RiskDetector", "RiskKind", "RiskResult", "SafetyConfig",
            "addresses_safety", "configure", "crisis_reasoning", "crisis_reply", "default_detector", "detect_risk",
-           "score_risk"]
+           "live_detector", "score_risk"]
 
-_state: dict[str, object] = {"config": SafetyConfig(), "detector": None}
+_state: dict[str, object] = {"config": SafetyConfig(), "detector": None, "live": None}
 
 
 def configure(config: SafetyConfig) -> None:
     """Make ``config`` the process's safety settings (the surfaces call this with the root config's section); the
     next :func:`default_detector` is a new one (empty memo; the SQLite cache persists)."""
-    _state.update(config=config, detector=None)
+    _state.update(config=config, detector=None, live=None)
 
 
 def current_config() -> SafetyConfig:
@@ -38,10 +38,19 @@ def current_config() -> SafetyConfig:
 
 
 def default_detector() -> RiskDetector:
-    """The process's detector, built on first use from the configured section (memo and cache shared)."""
+    """The process's detector for corpus uses (``safety.corpus_operating_point``), built on first use from the
+    configured section (memo and cache shared)."""
     if _state["detector"] is None:
         _state["detector"] = RiskDetector.from_config(current_config())
     return _state["detector"]  # type: ignore[return-value]
+
+
+def live_detector() -> RiskDetector:
+    """The process's detector for the live chat (``safety.operating_point``, recall by default: a real person is
+    on the other side, so a false alarm costs less than a miss)."""
+    if _state["live"] is None:
+        _state["live"] = RiskDetector.from_config(current_config(), live=True)
+    return _state["live"]  # type: ignore[return-value]
 
 
 def detect_risk(text: str) -> list[RiskKind]:

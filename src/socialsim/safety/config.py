@@ -19,8 +19,13 @@ class SafetyConfig(BaseModel):
         "auto", description="The learned layer (a classifier on MiniLM embeddings): auto = when socialsim[embed] "
         "is installed, on = required (an error without it), off = the lexicon alone.")
     operating_point: Literal["recall", "balanced"] = Field(
-        "recall", description="The learned layer's thresholds: recall = set for 97% recall by cross-validation (many "
-        "false alarms: see docs/safety.md), balanced = the best F1 (fewer false alarms, lower recall).")
+        "recall", description="The learned layer's thresholds for the live chat safety net (a person on the other "
+        "side): recall = set for 97% recall by cross-validation (many false alarms: see docs/safety.md), balanced = "
+        "the best F1 (fewer false alarms, lower recall).")
+    corpus_operating_point: Literal["recall", "balanced"] = Field(
+        "balanced", description="The same, for corpus uses (the simulator's supporter check, eval-interactive, "
+        "filter, report, web app): balanced by default, because the recall point flags most dialogues of an "
+        "ordinary corpus (docs/safety.md).")
     llm: bool = Field(
         False, description="Also ask the judge role's model about seeker turns the other layers did not flag "
         "(simulate and eval-interactive only); worth it with a strong model, not with the embedded 135M one.")
@@ -41,3 +46,7 @@ class SafetyConfig(BaseModel):
     def _yaml_booleans(cls, value: object) -> object:
         """``--set safety.learned=off`` arrives as YAML's false (and ``on`` as true)."""
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+    def point(self, live: bool) -> str:
+        """The learned layer's operating point for the live chat (``live``) or for corpus uses."""
+        return self.operating_point if live else self.corpus_operating_point

@@ -84,8 +84,9 @@ class RiskDetector:
     """The safety net's detector; one per process is enough (:func:`socialsim.safety.default_detector`)."""
 
     def __init__(self, config: SafetyConfig | None = None, *, llm: Any = None,
-                 cache: ResultCache | None = None) -> None:
+                 cache: ResultCache | None = None, live: bool = False) -> None:
         self.config = config or SafetyConfig()
+        self.operating_point = self.config.point(live)  # live chat: operating_point; corpus uses: the corpus one
         self.llm = llm if self.config.llm else None  # a socialsim.llm.Backend (the judge role's)
         self.cache = cache
         self.lexicon = lexicon()
@@ -99,12 +100,12 @@ class RiskDetector:
         self._llm_memo: dict[str, tuple[str, ...]] = {}
 
     @classmethod
-    def from_config(cls, config: SafetyConfig, *, llm: Any = None) -> "RiskDetector":
-        """A detector with the SQLite cache the config names (when ``config.cache``)."""
+    def from_config(cls, config: SafetyConfig, *, llm: Any = None, live: bool = False) -> "RiskDetector":
+        """A detector with the SQLite cache the config names (when ``config.cache``); ``live`` for the chat."""
         cache = None
         if config.cache:
             cache = ResultCache(Path(config.cache_path).expanduser() if config.cache_path else default_cache_path())
-        return cls(config, llm=llm, cache=cache)
+        return cls(config, llm=llm, cache=cache, live=live)
 
     # -- what runs -----------------------------------------------------------------------------------------
     @property
@@ -129,11 +130,11 @@ class RiskDetector:
         return self._risk_encoder, self._reply_encoder
 
     def _thresholds(self, model: Any) -> dict[str, float]:
-        return model.balanced if self.config.operating_point == "balanced" else model.thresholds
+        return model.balanced if self.operating_point == "balanced" else model.thresholds
 
     def fingerprint(self, what: str) -> str:
         """Identifies what determines a result: the lexicon, the model file, the layers, the operating point."""
-        parts = [what, self.lexicon.version, ",".join(self.layers), self.config.operating_point]
+        parts = [what, self.lexicon.version, ",".join(self.layers), self.operating_point]
         if self.learned:
             risk, reply = self._encoders()
             parts.append((risk if what == "risk" else reply).model.version)
