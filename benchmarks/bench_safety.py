@@ -4,13 +4,16 @@ the detector's speed on 10,000 seeker utterances and over a 10,000-dialogue corp
     .venv/bin/python benchmarks/bench_safety.py                 # everything
     .venv/bin/python benchmarks/bench_safety.py --only quality  # the probe-set tables only
     .venv/bin/python benchmarks/bench_safety.py --only speed --dialogues 2000
+    .venv/bin/python benchmarks/bench_safety.py --only realdata --corpus ../shared/data/esconv/test.jsonl
 
 Quality: the test split of src/socialsim/safety/data/{risk,reply}_probes.jsonl (written by us, see its README),
 never used to train or to set a threshold. Per kind: recall, precision; overall: any kind flagged vs not; the
 confusion matrix (true kind vs the highest-scoring flagged kind); every test message the layered detector gets
 wrong, by phrasing. Speed: seeker utterances of ESConv (read from ../shared/data/esconv, timings only: no ESConv
 text or statistic is printed) or, without it, our probe texts cycled; each stage timed on a fresh detector with an
-empty cache, then again with the cache filled; the corpus is the web app benchmark's synthetic one.
+empty cache, then again with the cache filled; the corpus is the web app benchmark's synthetic one. Realdata
+(evaluation only, never trained on): a real corpus through the safety audit and the filters, lexicon only vs
+layered at both operating points; only aggregate counts are printed.
 Writes reports/bench_safety/{results.json, tables.md}.
 """
 
@@ -139,6 +142,55 @@ def speed(n_utterances: int, n_dialogues: int, work: Path) -> dict:
     return out
 
 
+REALDATA_SETTINGS = {"lexicon only": ("off", "recall"), "layered, balanced": ("on", "balanced"),
+                     "layered, recall": ("on", "recall")}
+
+
+def realdata(corpus: Path) -> dict:
+    """Evaluation only, on a real corpus (e.g. ESConv's test split): per setting, the share of seeker turns flagged,
+    the dialogues with a flagged turn, the dialogues the ``unaddressed_crisis`` rule drops and the dialogues the
+    default filter keeps. Aggregate counts only: no text of the corpus is printed or stored."""
+    from socialsim.corpus.audit import crisis_turns, prime_safety
+    from socialsim.corpus.readers import merge_consecutive
+    from socialsim.evaluation.config import FilterConfig
+    from socialsim.evaluation.filters import filter_dialogues
+    from socialsim.safety import configure, default_detector
+
+    dialogues = list(read_corpus(corpus))
+    seeker_turns = sum(t.speaker == "seeker" for d in dialogues for t in merge_consecutive(d).turns)
+    out: dict = {"corpus": str(corpus), "dialogues": len(dialogues), "seeker_turns": seeker_turns, "settings": {}}
+    for name, (learned, point) in REALDATA_SETTINGS.items():
+        configure(SafetyConfig(learned=learned, operating_point=point, corpus_operating_point=point, cache=False))
+        start = time.perf_counter()
+        prime_safety(dialogues, default_detector())
+        audits = [crisis_turns(d) for d in dialogues]
+        kinds: Counter[str] = Counter(k for a in audits for c in a for k in c.kinds)
+        row = {"flagged_turns": sum(len(a) for a in audits),
+               "flagged_dialogues": sum(bool(a) for a in audits),
+               "unaddressed_dialogues": sum(any(c.answered and not c.addressed for c in a) for a in audits),
+               "kept_unaddressed_crisis_only": filter_dialogues(
+                   dialogues, FilterConfig(rules=["unaddressed_crisis"])).tally.kept,
+               "kept_default_filter": filter_dialogues(dialogues, FilterConfig()).tally.kept,
+               "turns_per_kind": dict(sorted(kinds.items())), "seconds": round(time.perf_counter() - start, 1)}
+        row["flagged_turn_share"] = row["flagged_turns"] / max(seeker_turns, 1)
+        out["settings"][name] = row
+        print(f"{name}: {row}", flush=True)
+    configure(SafetyConfig())
+    return out
+
+
+def realdata_table(data: dict) -> str:
+    n, turns = data["dialogues"], data["seeker_turns"]
+    lines = [f"{Path(data['corpus']).name}: {n} dialogues, {turns} seeker turns (consecutive utterances merged)", "",
+             "| setting | seeker turns flagged | dialogues with a flagged turn | dropped by `unaddressed_crisis` | "
+             "kept by `unaddressed_crisis` alone | kept by the default filter |", "|---|---|---|---|---|---|"]
+    for name, row in data["settings"].items():
+        lines.append(f"| {name} | {row['flagged_turns']} ({row['flagged_turn_share']:.1%}) | "
+                     f"{row['flagged_dialogues']} of {n} | {n - row['kept_unaddressed_crisis_only']} | "
+                     f"{row['kept_unaddressed_crisis_only']} of {n} | {row['kept_default_filter']} of {n} |")
+    return "\n".join(lines)
+
+
 def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balanced: dict) -> str:
     lines = ["| kind | test messages | recall, lexicon only | precision, lexicon only | recall, layered | "
              "precision, layered |", "|---|---|---|---|---|---|"]
@@ -149,7 +201,7 @@ def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balan
     a, b = lexical["overall"], layered["overall"]
     lines.append(f"| any kind (flagged vs not) | {b['tp'] + b['fn']} of {layered['n']} | {a['recall']:.3f} | "
                  f"{a['precision']:.3f} | {b['recall']:.3f} | {b['precision']:.3f} |")
-    lines += ["", "Layered with `safety.operating_point: balanced` (thresholds for the best cross-validated F1):", "",
+    lines += ["", "Layered at the balanced point (thresholds for the best cross-validated F1; the corpus default):", "",
               "| kind | recall | precision |", "|---|---|---|"]
     for kind in RISK_KINDS:
         c = balanced["per_kind"][kind]
@@ -176,7 +228,9 @@ def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balan
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["quality", "speed"], default=None)
+    parser.add_argument("--only", choices=["quality", "speed", "realdata"], default=None)
+    parser.add_argument("--corpus", type=Path, default=ESCONV / "test.jsonl",
+                        help="the real corpus of --only realdata (evaluation only; default: ESConv's test split)")
     parser.add_argument("--utterances", type=int, default=10_000)
     parser.add_argument("--dialogues", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_safety")
@@ -184,9 +238,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     if args.only in (None, "quality"):
-        layered = RiskDetector(SafetyConfig(learned="on", cache=False))
+        layered = RiskDetector(SafetyConfig(learned="on", cache=False), live=True)  # the recall point
         lexical = RiskDetector(SafetyConfig(learned="off", cache=False))
-        balanced = RiskDetector(SafetyConfig(learned="on", cache=False, operating_point="balanced"))
+        balanced = RiskDetector(SafetyConfig(learned="on", cache=False, corpus_operating_point="balanced"))
         results["risk"] = {"layered": risk_quality(layered), "lexicon": risk_quality(lexical),
                            "balanced": risk_quality(balanced)}
         results["reply"] = {"layered": reply_quality(layered), "lexicon": reply_quality(lexical)}
@@ -198,6 +252,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             results["speed"] = speed(args.utterances, args.dialogues, Path(tmp))
         print(json.dumps(results["speed"], indent=2))
+    if args.only == "realdata" or (args.only is None and args.corpus.is_file()):
+        results["realdata"] = realdata(args.corpus)
+        text = realdata_table(results["realdata"])
+        (args.out / "realdata.md").write_text(text + "\n", encoding="utf-8")
+        print(text, flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
