@@ -1,9 +1,9 @@
 """A conversation with a chatbot, turn by turn, with the crisis safety net shared by every stage.
 
 A seeker turn with crisis content (the safety net's layered detector: lexicon, and the learned layer with
-``socialsim[embed]``) is answered with the safe reply and its resources (``crisis_reply()``) instead of the model:
-a fine-tuned 135M model cannot be trusted there. Replies of
-models trained with the strategy or reasoning in their target are shown and kept without them.
+``socialsim[embed]`` at the live chat's operating point, recall by default: ``live_detector()``) is answered
+with the safe reply and its resources (``crisis_reply()``) instead of the model: a fine-tuned 135M model cannot be
+trusted there. Replies of models trained with the strategy or reasoning in their target are shown and kept without them.
 """
 
 import asyncio
