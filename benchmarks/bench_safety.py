@@ -192,8 +192,8 @@ def realdata_table(data: dict) -> str:
 
 
 def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balanced: dict) -> str:
-    lines = ["| kind | test messages | recall, lexicon only | precision, lexicon only | recall, layered | "
-             "precision, layered |", "|---|---|---|---|---|---|"]
+    lines = ["| kind | test messages | recall, lexicon only | precision, lexicon only | recall, layered (recall point) "
+             "| precision, layered (recall point) |", "|---|---|---|---|---|---|"]
     for kind in RISK_KINDS:
         a, b = lexical["per_kind"][kind], layered["per_kind"][kind]
         lines.append(f"| {kind} | {b['n']} | {a['recall']:.3f} | {a['precision']:.3f} | {b['recall']:.3f} | "
