@@ -57,6 +57,21 @@ def llama_server():
     proc.wait(timeout=30)
 
 
+@pytest.fixture
+def lexicon_safety(monkeypatch):
+    """The safety net's lexicon layer only, for tests of orchestration on scripted text: a false alarm of the
+    learned layer on a scripted line would change what they check (the layered detector has its own tests in
+    test_safety.py, and its precision is reported in docs/safety.md)."""
+    from socialsim.safety import SafetyConfig, configure, current_config
+
+    before = current_config()
+    configure(SafetyConfig(learned="off", cache=False))
+    monkeypatch.setenv("SOCIALSIM__SAFETY__LEARNED", "off")  # commands run in-process configure it again
+    monkeypatch.setenv("SOCIALSIM__SAFETY__CACHE", "false")
+    yield
+    configure(before)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fuzz matrix of test_fuzz_inputs (issue 18's acceptance figures), when it ran."""
     module = sys.modules.get("test_fuzz_inputs")

@@ -75,6 +75,7 @@ class Recording(Backend):
         return Completion(text="I hear you.", model="recording", usage=Usage(5, 3, 5))
 
 
+@pytest.mark.usefixtures("lexicon_safety")  # scripted text: the lexicon layer only (conftest.py)
 def test_chat_endpoint_honours_max_new_tokens_and_greedy():
     register_backend("recording", Recording)
     Recording.requests.clear()
@@ -161,6 +162,7 @@ def test_pipeline_runs_every_step_and_resumes(tmp_path, monkeypatch):
     assert "did you mean 'dialogues'" in bad.exception.hint
 
 
+@pytest.mark.usefixtures("lexicon_safety")  # scripted text: the lexicon layer only (conftest.py)
 def test_hf_export_writes_a_dataset_card_and_explains_an_unreachable_hub(tmp_path):
     bank = write_bank(tmp_path / "bank.jsonl", 2)
     assert invoke("simulate", "-n", "2", "--personas", str(bank), "--out", str(tmp_path / "run"), "--model",

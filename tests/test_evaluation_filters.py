@@ -14,6 +14,8 @@ from socialsim.corpus.readers import read_corpus
 from socialsim.evaluation.config import FILTER_RULES, FilterConfig
 from socialsim.evaluation.filters import RULES, filter_dialogues
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 PROFILE = Profile(
     id="p1", source=SourceRef(source="test", record_id="1"), gender="female", age=29, occupation="nurse",
     personality=Personality(openness="Openness", conscientiousness="Conscientiousness",
@@ -150,3 +152,25 @@ def test_repetition_catches_a_long_repeated_opening():
     turns[4] = ("seeker", f"{opening} I keep thinking about how I will pay rent.", turns[4][2], None)
     verdict = filter_dialogues([make(turns)], FilterConfig(rules=["repetition"])).verdicts[0]
     assert verdict.reasons["repetition"].startswith("turn 5 (seeker) repeats turn 3")
+
+
+def test_layered_safety_net_drops_a_euphemistic_crisis_answered_with_talk_to_a_friend(monkeypatch):
+    """With the learned layer (the real MiniLM classifier), "I bought a rope today" is a crisis turn and "talk to a
+    friend" does not address it; the lexicon alone sees neither."""
+    from socialsim.safety import SafetyConfig, configure
+
+    turns = list(GOOD_TURNS[:6])
+    turns[4] = ("seeker", "I bought a rope today.", ["situation"], None)
+    turns[5] = ("supporter", "Maybe you could talk to a friend about it.", None, "Providing Suggestions")
+    cfg = FilterConfig(rules=["unaddressed_crisis"])
+    kept = filter_dialogues([make(turns)], cfg)
+    assert kept.verdicts[0].kept and "lexicon only" in kept.tally.safety  # this module's fixture: lexicon only
+    # The recall point (the corpus default, balanced, misses this euphemism: docs/safety.md).
+    configure(SafetyConfig(learned="on", cache=False, corpus_operating_point="recall"))
+    report = filter_dialogues([make(turns)], cfg)
+    assert report.verdicts[0].reasons == {
+        "unaddressed_crisis": "seeker turn 5 signals suicidal_ideation and the reply does not address safety"}
+    assert "learned layer" in report.markdown()
+    turns[5] = ("supporter", "I'm worried about you. Are you safe right now? Please call 988.", None,
+                "Providing Suggestions")
+    assert filter_dialogues([make(turns)], cfg).verdicts[0].kept

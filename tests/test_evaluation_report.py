@@ -4,6 +4,7 @@ import asyncio
 import base64
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import ESCONV
@@ -16,6 +17,8 @@ from socialsim.evaluation.judge import Judge, judge_corpora
 from socialsim.evaluation.report import build_report
 from test_evaluation_filters import BAD, make
 from test_evaluation_judge import scores_json
+
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
 
 
 def test_report_is_self_contained_and_escapes_corpus_text(tmp_path):
@@ -57,3 +60,21 @@ def test_report_cli_after_filter_shows_the_drop_table(tmp_path):
     html = (tmp_path / "report" / "report.html").read_text()
     assert "Filtering" in html and "1 / 2 (50.0%)" in html and "6,039" in html
     assert "report.html" in result.output
+
+
+def test_report_counts_flagged_dialogues_and_unaddressed_crisis_turns(tmp_path):
+    """Two crisis dialogues (one answered with a crisis line, one with small talk) and a plain one."""
+    unaddressed = make(id="unaddressed")
+    unaddressed.turns[0] = Turn(speaker="seeker", text="Some nights I want to kill myself.",
+                                disclosed=["situation"], intensity=5)
+    addressed = unaddressed.model_copy(deep=True)
+    addressed.id = "addressed"
+    addressed.turns[1] = Turn(speaker="supporter", text="I'm worried about you. Are you safe right now?",
+                              strategy="Question")
+    build_report({"sim": [unaddressed, addressed, make()]}, tmp_path / "rep")
+    rows = (tmp_path / "rep" / "safety.csv").read_text().splitlines()
+    assert rows[:2] == ["metric,sim", "dialogues flagged,2 (66.7%)"]
+    assert "  with suicidal ideation,2 (66.7%)" in rows and "  with abuse,0 (0.0%)" in rows
+    assert rows[-1] == "dialogues with an unaddressed crisis turn,1 (33.3%)"
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "## Crisis safety" in md and "lexicon only" in md

@@ -17,6 +17,8 @@ from socialsim.personas.sources.base import ESCONV_TOPICS
 from socialsim.personas.sources.builtin import builtin_seeds
 from socialsim.safety import detect_risk
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 CFG = PersonaConfig()
 
 

@@ -16,6 +16,8 @@ from socialsim.safety import crisis_reply
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 
 def make_profile(i: int = 0, **changes) -> Profile:
     data = {
@@ -149,6 +151,7 @@ def test_crisis_turn_unaddressed_by_the_model_gets_the_crisis_reply():
     reasoning = supporter.reasoning
     assert "suicidal ideation" in reasoning.situation and "safe" in reasoning.action
     assert {reasoning.thought, reasoning.action, reasoning.strategy_reason}.isdisjoint({"t", "a", "r"})
+    assert dialogue.meta["safety"]["risk_turns"] == [{"turn": 1, "kinds": ["suicidal_ideation"], "by": "text"}]
 
 
 def test_crisis_turn_is_reasked_until_the_model_addresses_safety():
@@ -234,3 +237,35 @@ def test_invalid_json_ends_the_dialogue_as_backend_failure_with_the_reason():
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         SimulationConfig.model_validate(bad)
+
+
+def test_profile_risk_steers_the_supporter_from_the_disclosure_turn_on():
+    """The seeker's words never trip the detector here: the risk is in the profile (from its source text), and the
+    turn that reveals the field carrying it is the crisis turn; every later supporter turn gets a reminder."""
+    profile = make_profile(situation="trouble at home with my partner", risk=["abuse"],
+                           event_description="he gets very angry when he drinks and I lock the bathroom door")
+    lines = ["Hi, work is stressful lately.", "Honestly there is trouble at home with my partner.",
+             "Thanks for listening to me.", "I will think about what you said."]
+    answers = ["What is on your mind today?", "Are you safe at home right now? Is he there with you?",
+               "I'm glad you told me. How are you feeling now?", "Please keep a crisis line's number close."]
+
+    def reply(request):
+        turn = sum(1 for m in request.messages if m["role"] == "user") - 1
+        if is_seeker(request):
+            return json.dumps({"message": lines[turn], "intensity": 3, "end": False})
+        return json.dumps({"situation": "s", "thought": "t", "action": "a", "strategy": "Question",
+                           "strategy_reason": "r", "response": answers[turn]})
+
+    backend = ScriptedBackend(reply)
+    dialogue = run(backend, SimulationConfig(max_turns=8, min_turns=2), profile=profile)
+    notes = [r.messages[-1]["content"] for r in backend.requests if not is_seeker(r)]
+    assert ["Safety first" in n for n in notes] == [False, True, False, False]
+    assert ["Earlier the seeker disclosed a risk" in n for n in notes] == [False, False, True, True]
+    assert dialogue.meta["safety"]["risk_turns"] == [{"turn": 3, "kinds": ["abuse"], "by": "profile"}]
+    assert dialogue.meta["safety"]["layers"] == ["lexicon"]
+
+    # Without the profile's risk the same words never steer the supporter.
+    backend = ScriptedBackend(reply)
+    run(backend, SimulationConfig(max_turns=8, min_turns=2), profile=profile.model_copy(update={"risk": []}))
+    assert not any("Safety first" in r.messages[-1]["content"] or "Earlier" in r.messages[-1]["content"]
+                   for r in backend.requests if not is_seeker(r))

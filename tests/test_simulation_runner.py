@@ -24,6 +24,8 @@ from socialsim.errors import BackendError, InputFileError, SocialsimError
 from socialsim.llm.registry import register_backend
 from test_simulation_loop import make_profile
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 register_backend("sim-script", SimScript)
 HERE = Path(__file__).parent
 
@@ -33,7 +35,8 @@ def config(**simulation) -> SocialsimConfig:
     # the embedding detector's model load and per-turn encoding (seconds, milliseconds) would dominate them.
     return SocialsimConfig.model_validate({
         "llm": {"backend": "sim-script", "model": simulation.pop("model", "")},
-        "simulation": {"max_turns": 6, "min_turns": 2, "disclosure_detector": "stems", **simulation}})
+        "simulation": {"max_turns": 6, "min_turns": 2, "disclosure_detector": "stems", **simulation},
+        "safety": {"learned": "off", "cache": False}})  # scripted text: the lexicon layer only (conftest.py)
 
 
 def write_bank(path: Path, n: int) -> Path:

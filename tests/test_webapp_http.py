@@ -124,3 +124,14 @@ def test_chat_with_the_embedded_model_and_the_crisis_safety_net(client):
     calm = client.post("/api/chat", json={"messages": [
         {"role": "user", "content": "I failed my exam and I feel stupid."}]}).json()
     assert calm["reply"].strip() and calm["safety_net"] is False
+
+
+@pytest.mark.usefixtures("lexicon_safety")
+def test_risk_flags_show_in_the_list_and_on_the_dialogue_page_and_filter_it(client):
+    listing = client.get("/c/0", params={"risk": "unaddressed"}).text
+    assert listing.count('<span class="chip risk">self harm</span>') == 3  # rows 3, 13, 23 of 31
+    assert 'title="a flagged seeker turn got no real guidance">unaddressed</span>' in listing
+    assert "sim-00003" in listing and "sim-00004" not in listing
+    page = client.get("/c/0/d/3").text
+    assert 'title="flagged by the safety net (lexicon)">self harm</span>' in page and "safety not addressed" in page
+    assert "safety not addressed" not in client.get("/c/0/d/4").text

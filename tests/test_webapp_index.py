@@ -11,6 +11,8 @@ from socialsim.errors import InputFileError
 from socialsim.evaluation.judgements import Judgements
 from webapp_data import synthetic_dialogue, write_corpus
 
+pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
+
 
 @pytest.fixture
 def corpus(tmp_path):
@@ -94,3 +96,18 @@ def test_judge_scores_filter_the_list(corpus):
     index = CorpusIndex([corpus], scores={did: judge.mean(did) for did in judge.scores})
     assert [(r.id, r.judge) for r in index.page(0, Filters(min_judge=3)).rows] == [("sim-00001", 4.5)]
     assert index.summary(0)["judged"] == 2
+
+
+def test_risk_kinds_and_unaddressed_crisis_turns_are_indexed_and_filtered(tmp_path):
+    """Every 10th synthetic dialogue says "I think about hurting myself" and gets a reply of random words
+    (unaddressed); one copy gets a reply that asks about safety and names a crisis line (addressed)."""
+    addressed = synthetic_dialogue(998, random.Random(2), risk=True)
+    addressed.turns[3].text = "I'm worried about you. Are you safe right now? Please call a crisis line."
+    path = write_corpus(tmp_path / "c.jsonl", 40, extra=[addressed])
+    index = CorpusIndex([path])
+    risky = [f"sim-{i:05d}" for i in range(40) if i % 10 == 3]
+    rows = index.page(0, Filters(risk_kind="self_harm"), per_page=100).rows
+    assert [r.id for r in rows] == [*risky, "sim-00998"] and all(r.risk_kinds == ("self_harm",) for r in rows)
+    assert [r.id for r in index.page(0, Filters(risk_kind="unaddressed"), per_page=100).rows] == risky
+    assert index.page(0, Filters(risk_kind="abuse")).total == 0
+    assert index.corpora[0].summary["risk"] == 5 and index.corpora[0].summary["unaddressed"] == 4

@@ -47,7 +47,7 @@ async def simulate_async(out_dir: str | Path, n: int, *, personas: str | Path | 
                                      progress=progress)
             profiles = read_bank(out_dir / BANK)
         report = await simulate_corpus(profiles, out_dir, n, config.simulation, backends, force=force,
-                                       progress=progress, ray=ray)
+                                       progress=progress, ray=ray, safety=config.safety)
     finally:
         await backends.aclose()
     return report, built

@@ -26,6 +26,7 @@ from socialsim.llm.config import BackendSettings, LlamaCppSettings
 from socialsim.llm.registry import BackendKeyError, backend_settings, resolve_settings
 from socialsim.llm.roles import ROLES, RoleBackends
 from socialsim.personas.config import PersonaConfig
+from socialsim.safety.config import SafetyConfig
 from socialsim.simulation.config import SimulationConfig
 
 Role = Literal["extractor", "seeker", "supporter", "judge", "chatbot"]
@@ -73,6 +74,7 @@ class SocialsimConfig(BaseModel):
     simulation: SimulationConfig = Field(default_factory=SimulationConfig, description="Dialogue simulator.")
     personas: PersonaConfig = Field(default_factory=PersonaConfig, description="Persona bank (stage 1).")
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Corpus filters and judge.")
+    safety: SafetyConfig = Field(default_factory=SafetyConfig, description="Crisis safety net (every stage).")
 
     @field_validator("llm", mode="before")
     @classmethod

@@ -1,8 +1,9 @@
 """A conversation with a chatbot, turn by turn, with the crisis safety net shared by every stage.
 
-A seeker turn with crisis content (``socialsim.safety.detect_risk``) is answered with the safe reply and its
-resources (``crisis_reply()``) instead of the model: a fine-tuned 135M model cannot be trusted there. Replies of
-models trained with the strategy or reasoning in their target are shown and kept without them.
+A seeker turn with crisis content (the safety net's layered detector: lexicon, and the learned layer with
+``socialsim[embed]`` at the live chat's operating point, recall by default: ``live_detector()``) is answered
+with the safe reply and its resources (``crisis_reply()``) instead of the model: a fine-tuned 135M model cannot be
+trusted there. Replies of models trained with the strategy or reasoning in their target are shown and kept without them.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from socialsim.chatbot.dataset import REASONING_CLOSE, REASONING_OPEN, parse_rep
 from socialsim.chatbot.engine import LocalChatbot
 from socialsim.llm.base import Backend
 from socialsim.llm.types import ChatRequest, Message, Sampling
-from socialsim.safety import detect_risk
+from socialsim.safety import RiskDetector, crisis_reply, live_detector
 
 
 class Responder(Protocol):
@@ -84,8 +85,10 @@ def visible(pieces: Iterator[str]) -> Iterator[str]:
 class ChatSession:
     """The dialogue so far and one method per seeker turn."""
 
-    def __init__(self, responder: Responder | LocalChatbot | None = None, system: str | None = None) -> None:
+    def __init__(self, responder: Responder | LocalChatbot | None = None, system: str | None = None,
+                 detector: RiskDetector | None = None) -> None:
         self.responder = responder
+        self.detector = detector or live_detector()
         self.system = system if system is not None else system_prompt()
         self.history: list[Message] = []
         self.crisis_turns = 0
@@ -96,10 +99,8 @@ class ChatSession:
 
     def _crisis(self, text: str) -> str | None:
         """Record the seeker's turn; the safe reply if it carries crisis content."""
-        from socialsim.safety import crisis_reply
-
         self.history.append({"role": "user", "content": text})
-        if detect_risk(text):
+        if self.detector.score([text])[0].flagged:
             self.crisis_turns += 1
             return crisis_reply()
         return None

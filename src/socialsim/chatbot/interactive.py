@@ -31,8 +31,10 @@ from socialsim.llm.base import Backend
 from socialsim.llm.roles import BackendProvider
 from socialsim.llm.structured import Structured
 from socialsim.llm.types import ChatRequest, Completion, Message
+from socialsim.safety import RiskDetector, SafetyConfig
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
+from socialsim.simulation.runner import safety_detector
 
 Respond = Callable[[list[Message]], Awaitable[str]]
 DIALOGUES, JUDGEMENTS, SUMMARY = "dialogues.jsonl", "judgements.jsonl", "summary.json"
@@ -58,7 +60,7 @@ class ChatbotSeat:
         self.respond, self.model_id = respond, name
         self.messages: list[Message] = [{"role": "system", "content": system_prompt()}]
 
-    def hear(self, seeker_text: str | None, crisis: bool) -> None:
+    def hear(self, seeker_text: str | None, crisis: bool, risk_earlier: bool = False) -> None:
         if seeker_text is not None:
             self.messages.append({"role": "user", "content": seeker_text})
 
@@ -78,14 +80,14 @@ class InteractiveTask(Task[Profile, Dialogue]):
     label, unit = "dialogues", "dlg"
 
     def __init__(self, respond: Respond, chatbot: str, seeker: Backend, config: SimulationConfig,
-                 max_attempts: int) -> None:
+                 max_attempts: int, detector: RiskDetector | None = None) -> None:
         self.respond, self.chatbot, self.seeker = respond, chatbot, seeker
-        self.config, self.max_attempts = config, max_attempts
+        self.config, self.max_attempts, self.detector = config, max_attempts, detector
 
     async def run(self, item: Item[Profile]) -> Dialogue:
         seat = ChatbotSeat(self.respond, self.chatbot)
         return await simulate_dialogue(item.payload, item.id, self.seeker, seat, self.config,
-                                       max_attempts=self.max_attempts)
+                                       max_attempts=self.max_attempts, detector=self.detector)
 
     def accept(self, item: Item[Profile], result: Dialogue) -> list[tuple[str, dict[str, Any]]]:
         intensities = [t.intensity for t in result.turns if t.intensity is not None]
@@ -116,9 +118,11 @@ def intensity_summary(dialogues: Sequence[Dialogue]) -> dict[str, Any]:
 
 async def evaluate_interactive(profiles: Sequence[Profile], n: int, out_dir: str | Path, respond: Respond,
                                backends: BackendProvider, config: SimulationConfig, judge: JudgeConfig | None, *,
-                               chatbot: str, progress: bool = True) -> InteractiveResult:
+                               chatbot: str, progress: bool = True,
+                               safety: SafetyConfig | None = None) -> InteractiveResult:
     """Run ``n`` dialogues (profiles in order, cycled) into ``out_dir`` with the ``seeker`` role of ``backends``,
-    judge them with its ``judge`` role (unless ``judge`` is None), and summarise."""
+    judge them with its ``judge`` role (unless ``judge`` is None), and summarise. ``safety`` is the safety net's
+    section (default: the configured one; its LLM layer, when on, asks the judge role)."""
     if not profiles:
         raise SocialsimError("no held-out profile left to talk with",
                              "give a persona bank whose profiles were not used to train this chatbot")
@@ -126,7 +130,9 @@ async def evaluate_interactive(profiles: Sequence[Profile], n: int, out_dir: str
     check_output(out, directory=True)
     jobs = [Item(f"{profiles[i % len(profiles)].id}-{i // len(profiles)}", profiles[i % len(profiles)])
             for i in range(n)]
-    task = InteractiveTask(respond, chatbot, backends.get("seeker"), config, backends.structured_attempts)
+    detector = safety_detector(safety, backends) if safety is not None else None
+    task = InteractiveTask(respond, chatbot, backends.get("seeker"), config, backends.structured_attempts,
+                           detector)
     run = await run_task(task, jobs, {"dialogues": out / DIALOGUES}, failures=out / "failures.jsonl",
                          options=RunOptions(retries=config.dialogue_retries,
                                             stop_after_failures=config.stop_after_failures, progress=progress))

@@ -251,7 +251,8 @@ def eval_interactive(
             pool = held_out(profiles, trained_on)
             typer.echo(f"{len(pool)} held-out profile(s) of {len(profiles)}; chatbot: {name}")
             result = await evaluate_interactive(pool, n, out, respond, roles, config.simulation,
-                                                config.evaluation.judge if judge else None, chatbot=name)
+                                                config.evaluation.judge if judge else None, chatbot=name,
+                                                safety=config.safety)
             return result.summary
         finally:
             await roles.aclose()

@@ -42,7 +42,7 @@ def command(
     """Statistics, plots, judge scores (optional) and the filter table (when CORPUS came from `socialsim filter`),
     side by side with the --compare corpora, in one page that opens offline."""
     labelled = label_corpora([corpus, *compare])
-    STATE.load()  # the input limits
+    config = STATE.load().config  # the input limits and the safety net's section (its table counts flagged dialogues)
     check_output(out, *[c.path for c in labelled], directory=True)
     corpora = {c.label: _load(c.path, format) for c in labelled}
     filters, drops = {}, {}
@@ -54,7 +54,6 @@ def command(
                 drops[c.label] = [record for _, record in iter_jsonl(drops_path(c.path))]
     judged, judge_model = None, None
     if judge_n > 0:
-        config = STATE.load().config
         roles = config.backends(out / "judge")
         judge = Judge(roles.get("judge"), config.evaluation.judge, out / "judge" / "judgements.jsonl",
                       roles.structured_attempts)

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from socialsim.config import LoadedConfig, apply_input_limits, load_config, parse_assignment
+from socialsim.safety import configure
 
 
 @dataclass
@@ -19,6 +20,7 @@ class CliState:
         overrides: dict[str, Any] = dict(parse_assignment(a) for a in self.assignments)
         overrides.update({k: v for k, v in flag_overrides.items() if v is not None})
         loaded = load_config(self.config_path, overrides=overrides)
+        configure(loaded.config.safety)  # every stage's safety net follows the config's safety section
         apply_input_limits(loaded.config)
         return loaded
 

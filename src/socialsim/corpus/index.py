@@ -1,7 +1,9 @@
 """An index of corpora, built once, so a page or a sampled task never loads a whole corpus.
 
 Each dialogue is one JSONL line: the index keeps its byte offset and length plus the few fields the list
-filters on (topic, strategies, termination, risk, a snippet, the searchable text in an FTS5 table). A page reads
+filters on (topic, strategies, termination, the safety net's risk kinds and whether a crisis turn went
+unaddressed, a snippet, the searchable text in an FTS5 table). Risk is computed in batches of dialogues (the
+detector's SQLite cache makes a rebuild cheap). A page reads
 its dialogues by seeking to their offsets. Each corpus gets one SQLite database: in memory, or, with a cache
 folder, a file named after the corpus's path, size and modification time, so a restart on an unchanged corpus
 opens it at once and a changed corpus is indexed again. Mean judge scores (dialogue id -> score), when given, are
@@ -17,22 +19,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from socialsim.corpus.atomic import atomic_path
+from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import Dialogue
 from socialsim.corpus.jsonl import iter_lines, read_record
 from socialsim.corpus.labels import label_corpora
 from socialsim.corpus.readers import FORMATS, format_of, parse_record
 from socialsim.errors import InputFileError
-from socialsim.safety import detect_risk
+from socialsim.safety import RISK_KINDS, default_detector
 
-INDEX_VERSION = 2  # bump when the schema or what is indexed changes: old cache files are then ignored
+INDEX_VERSION = 3  # bump when the schema or what is indexed changes: old cache files are then ignored
 SNIPPET_CHARS = 160
+SAFETY_BATCH = 512  # dialogues whose seeker turns go through the safety net in one batch
+UNADDRESSED = "unaddressed"
 
 _SCHEMA = """
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE dialogues (
     row INTEGER PRIMARY KEY, id TEXT NOT NULL, line INTEGER NOT NULL, offset INTEGER NOT NULL,
     length INTEGER NOT NULL, topic TEXT, termination TEXT, turns INTEGER NOT NULL, risk INTEGER NOT NULL,
-    snippet TEXT NOT NULL);
+    risk_kinds TEXT NOT NULL, unaddressed INTEGER NOT NULL, snippet TEXT NOT NULL);
 CREATE TABLE strategies (row INTEGER NOT NULL, strategy TEXT NOT NULL, PRIMARY KEY (strategy, row)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE search USING fts5(body, tokenize = 'porter unicode61');  -- rowid = row; stemmed
 CREATE INDEX by_topic ON dialogues (topic);
@@ -49,6 +54,7 @@ class Filters:
     strategy: str | None = None
     termination: str | None = None
     risk: bool | None = None
+    risk_kind: str | None = None  # a risk kind, or "unaddressed" (a flagged turn got no real guidance)
     min_judge: float | None = None
     text: str | None = None
 
@@ -68,6 +74,8 @@ class Row:
     risk: bool
     judge: float | None
     snippet: str
+    risk_kinds: tuple[str, ...] = ()
+    unaddressed: bool = False
 
 
 @dataclass
@@ -156,8 +164,10 @@ class CorpusIndex:
             "strategy": self._facet(corpus, "SELECT strategy, COUNT(*) FROM strategies GROUP BY strategy "
                                             "ORDER BY 2 DESC, 1"),
         }
-        n, turns, risk = db.execute("SELECT COUNT(*), AVG(turns), SUM(risk) FROM dialogues").fetchone()
+        n, turns, risk, unaddressed = db.execute(
+            "SELECT COUNT(*), AVG(turns), SUM(risk), SUM(unaddressed) FROM dialogues").fetchone()
         corpus.summary = {"dialogues": n, "mean_turns": round(turns or 0.0, 2), "risk": risk or 0,
+                          "unaddressed": unaddressed or 0,
                           "judged": db.execute("SELECT COUNT(*) FROM judge").fetchone()[0]}
         return corpus
 
@@ -178,29 +188,51 @@ class CorpusIndex:
             yield line.number, line.offset, line.length, fmt.name, parse_record(path, fmt, line.record,
                                                                                   line.number)
 
+    @staticmethod
+    def _safety(batch: list[Dialogue]) -> list[tuple[list[str], bool]]:
+        """(risk kinds, unaddressed) per dialogue: the profile's risk plus the kinds of its flagged seeker turns."""
+        detector = default_detector()
+        prime_safety(batch, detector)
+        out = []
+        for dialogue in batch:
+            audit = crisis_turns(dialogue, detector)
+            found = {k for c in audit for k in c.kinds} | set(dialogue.profile.risk if dialogue.profile else [])
+            out.append(([k for k in RISK_KINDS if k in found], any(not c.addressed for c in audit)))
+        return out
+
     def _build(self, db: sqlite3.Connection, path: Path, format: str) -> None:
         db.executescript(_SCHEMA)
         rows, strategies, texts = [], [], []
         fmt_name = format
+        batch: list[Dialogue] = []
         for row, (line, offset, length, name, dialogue) in enumerate(self._scan(path, format)):
             fmt_name = name
             seeker_text = [t.text for t in dialogue.turns if t.speaker == "seeker"]
-            risk = bool(dialogue.profile and dialogue.profile.risk) or bool(detect_risk("\n".join(seeker_text)))
             topic = dialogue.topic or (dialogue.profile.topic if dialogue.profile else None)
             situation = (dialogue.profile.situation if dialogue.profile else None) or dialogue.meta.get("situation")
             first = str(situation or (seeker_text[0] if seeker_text else ""))
             snippet = first if len(first) <= SNIPPET_CHARS else first[:SNIPPET_CHARS].rsplit(" ", 1)[0] + "…"
-            rows.append((row, dialogue.id, line, offset, length, topic, dialogue.termination, len(dialogue.turns),
-                         int(risk), snippet))
+            rows.append([row, dialogue.id, line, offset, length, topic, dialogue.termination, len(dialogue.turns),
+                         0, "", 0, snippet])
+            batch.append(dialogue)
+            if len(batch) == SAFETY_BATCH:
+                self._add_safety(rows, batch)
             strategies.extend((row, s) for s in {t.strategy for t in dialogue.turns if t.strategy})
             texts.append((row, "\n".join(t.text for t in dialogue.turns)))
         if not rows:
             raise InputFileError(str(path), "the corpus is empty")
+        self._add_safety(rows, batch)
         with db:
             db.execute("INSERT INTO info VALUES ('format', ?)", (fmt_name,))
-            db.executemany("INSERT INTO dialogues VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany("INSERT INTO dialogues VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             db.executemany("INSERT INTO strategies VALUES (?,?)", strategies)
             db.executemany("INSERT INTO search (rowid, body) VALUES (?,?)", texts)
+
+    def _add_safety(self, rows: list[list], batch: list[Dialogue]) -> None:
+        """Fill the risk columns of the last ``len(batch)`` rows, then empty the batch."""
+        for row, (kinds, unaddressed) in zip(rows[len(rows) - len(batch):], self._safety(batch), strict=True):
+            row[8:11] = [int(bool(kinds)), ",".join(kinds), int(unaddressed)]
+        batch.clear()
 
     @staticmethod
     def _facet(corpus: Corpus, sql: str) -> list[tuple[str, int]]:
@@ -226,6 +258,11 @@ class CorpusIndex:
         if filters.risk is not None:
             where.append("d.risk = ?")
             args.append(int(filters.risk))
+        if filters.risk_kind == UNADDRESSED:
+            where.append("d.unaddressed = 1")
+        elif filters.risk_kind:
+            where.append("(',' || d.risk_kinds || ',') LIKE ?")
+            args.append(f"%,{filters.risk_kind},%")
         if filters.min_judge is not None:
             where.append("j.score >= ?")
             args.append(filters.min_judge)
@@ -238,9 +275,11 @@ class CorpusIndex:
         with corpus.lock:
             total = corpus.db.execute(f"SELECT COUNT(*) FROM {source} WHERE {sql_where}", args).fetchone()[0]
             cursor = corpus.db.execute(
-                f"SELECT d.row, d.id, d.topic, d.termination, d.turns, d.risk, j.score, d.snippet FROM {source} "
-                f"WHERE {sql_where} ORDER BY d.row LIMIT ? OFFSET ?", [*args, per_page, (page - 1) * per_page])
-            rows = [Row(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in cursor]
+                f"SELECT d.row, d.id, d.topic, d.termination, d.turns, d.risk, j.score, d.snippet, d.risk_kinds, "
+                f"d.unaddressed FROM {source} WHERE {sql_where} ORDER BY d.row LIMIT ? OFFSET ?",
+                [*args, per_page, (page - 1) * per_page])
+            rows = [Row(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], tuple(filter(None, r[8].split(","))),
+                        bool(r[9])) for r in cursor]
         return Page(rows, total, page, per_page)
 
     def read(self, number: int, row: int) -> Dialogue | None:

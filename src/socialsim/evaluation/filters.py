@@ -8,12 +8,14 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from itertools import islice
 from pathlib import Path
 
 from socialsim.corpus.atomic import atomic_path, check_output, write_atomic
+from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive, read_corpus
 from socialsim.errors import ConfigError
@@ -21,9 +23,10 @@ from socialsim.evaluation.config import FILTER_RULES, FilterConfig
 from socialsim.evaluation.stats import csv_text, markdown_table
 from socialsim.metrics.distinct import ngrams
 from socialsim.metrics.tokenize import is_content, plain_words, tokens
-from socialsim.safety import addresses_safety, detect_risk
+from socialsim.safety import default_detector
 
 Rule = Callable[[Dialogue, FilterConfig], str | None]
+SAFETY_CHUNK = 512  # dialogues whose seeker turns go through the safety net in one batch
 
 
 def _clip(text: str, n: int = 60) -> str:
@@ -138,15 +141,10 @@ def invalid_strategy(d: Dialogue, cfg: FilterConfig) -> str | None:
 
 def unaddressed_crisis(d: Dialogue, cfg: FilterConfig) -> str | None:
     """A seeker turn with crisis content must be answered by a supporter turn that addresses safety."""
-    turns = merge_consecutive(d).turns
-    for i, turn in enumerate(turns):
-        if turn.speaker != "seeker" or not (kinds := detect_risk(turn.text)):
-            continue
-        reply = turns[i + 1] if i + 1 < len(turns) else None
-        reply_text = "" if reply is None else reply.text + " " + (reply.reasoning.as_text() if reply.reasoning else "")
-        if not addresses_safety(reply_text):
-            where = "the dialogue ends" if reply is None else "the reply does not address safety"
-            return f"seeker turn {i + 1} signals {', '.join(kinds)} and {where}"
+    for crisis in crisis_turns(d):
+        if not crisis.addressed:
+            where = "the reply does not address safety" if crisis.answered else "the dialogue ends"
+            return f"seeker turn {crisis.turn} signals {', '.join(crisis.kinds)} and {where}"
     return None
 
 
@@ -204,6 +202,7 @@ class FilterTally:
     kept: int = 0
     first: Counter[str] = field(default_factory=Counter)  # rule -> dialogues it was the first failure of
     flagged: Counter[str] = field(default_factory=Counter)  # rule -> dialogues failing it at all
+    safety: str = ""  # which layers of the safety net ran, when unaddressed_crisis was applied
 
     def add(self, verdict: Verdict) -> None:
         self.dialogues += 1
@@ -228,7 +227,8 @@ class FilterTally:
         return rows
 
     def markdown(self) -> str:
-        return markdown_table(self.rows())
+        note = f"\n\nunaddressed_crisis: risk detected by {self.safety}." if self.safety else ""
+        return markdown_table(self.rows()) + note
 
 
 class DialogueFilter:
@@ -243,6 +243,8 @@ class DialogueFilter:
                               f"evaluation.filters.rules may hold: {', '.join(FILTER_RULES)}")
         self.duplicates = NearDuplicates(self.cfg) if "near_duplicate" in self.cfg.rules else None
         self.tally = FilterTally(list(self.cfg.rules))
+        if "unaddressed_crisis" in self.cfg.rules:
+            self.tally.safety = default_detector().describe()
 
     def check(self, d: Dialogue) -> Verdict:
         verdict = Verdict(d)
@@ -253,6 +255,17 @@ class DialogueFilter:
             verdict.reasons["near_duplicate"] = reason
         self.tally.add(verdict)
         return verdict
+
+    def check_all(self, dialogues: Iterable[Dialogue]) -> Iterator[Verdict]:
+        """:meth:`check` each dialogue in order; with ``unaddressed_crisis``, ``SAFETY_CHUNK`` dialogues at a time
+        go through the safety net in one batch first (memory stays bounded by the chunk)."""
+        if not self.tally.safety:
+            yield from map(self.check, dialogues)
+            return
+        iterator = iter(dialogues)
+        while chunk := list(islice(iterator, SAFETY_CHUNK)):
+            prime_safety(chunk)
+            yield from map(self.check, chunk)
 
 
 @dataclass
@@ -276,7 +289,7 @@ class FilterReport:
 def filter_dialogues(dialogues: Iterable[Dialogue], cfg: FilterConfig | None = None) -> FilterReport:
     """Apply the configured rules; every dialogue gets a verdict with the reason of each rule it failed."""
     dialogue_filter = DialogueFilter(cfg)
-    verdicts = [dialogue_filter.check(d) for d in dialogues]
+    verdicts = list(dialogue_filter.check_all(dialogues))
     return FilterReport(dialogue_filter.tally, verdicts)
 
 
@@ -292,8 +305,8 @@ def filter_file(source: str | Path, target: str | Path, cfg: FilterConfig | None
     dialogue_filter = DialogueFilter(cfg)
     with (atomic_path(target) as kept_tmp, atomic_path(outputs[1]) as drops_tmp,
           kept_tmp.open("w", encoding="utf-8") as kept, drops_tmp.open("w", encoding="utf-8") as drops):
-        for dialogue in read_corpus(source, format):
-            verdict = dialogue_filter.check(dialogue)
+        for verdict in dialogue_filter.check_all(read_corpus(source, format)):
+            dialogue = verdict.dialogue
             if verdict.kept:
                 kept.write(dialogue.model_dump_json(exclude_none=True) + "\n")
             else:

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from socialsim import __version__
 from socialsim.corpus.atomic import check_output, write_atomic
+from socialsim.corpus.audit import crisis_turns, prime_safety
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue
 from socialsim.corpus.readers import merge_consecutive
 from socialsim.evaluation.compare import Matched
@@ -36,6 +37,7 @@ from socialsim.evaluation.stats import (
     summary_rows,
     topic_rows,
 )
+from socialsim.safety import RISK_KINDS, default_detector
 
 COLORS = ("#2f6db5", "#e07b39", "#3a9a5b", "#b5443b", "#7a5cb5")
 SHOWN_DROPS = 20  # dropped dialogues listed per corpus (every one is in the drops file)
@@ -233,6 +235,30 @@ def figures(stats: list[CorpusStats], judged: dict[str, dict[str, Any]] | None,
     return out
 
 
+def safety_rows(corpora: dict[str, Sequence[Dialogue]]) -> list[list[str]]:
+    """Dialogues the safety net flags (in all and per kind), flagged seeker turns, and dialogues where a flagged
+    turn was left unaddressed (the reply gives no real guidance, or the dialogue ends there)."""
+    detector = default_detector()
+    columns = []
+    for dialogues in corpora.values():
+        prime_safety(dialogues, detector)
+        audits = [crisis_turns(d, detector) for d in dialogues]
+        n = len(dialogues)
+
+        def share(count: int, n: int = n) -> str:
+            return f"{count:,} ({100 * count / n:.1f}%)" if n else "0"
+
+        columns.append([
+            share(sum(bool(a) for a in audits)),
+            *[share(sum(any(kind in c.kinds for c in a) for a in audits)) for kind in RISK_KINDS],
+            f"{sum(len(a) for a in audits):,}",
+            share(sum(any(not c.addressed for c in a) for a in audits)),
+        ])
+    labels = ["dialogues flagged", *[f"  with {k.replace('_', ' ')}" for k in RISK_KINDS], "seeker turns flagged",
+              "dialogues with an unaddressed crisis turn"]
+    return [["metric", *corpora], *[[label, *(c[i] for c in columns)] for i, label in enumerate(labels)]]
+
+
 def drop_rows(drops: list[dict[str, Any]]) -> list[list[str]]:
     """(dialogue id, first rule failed, every reason) of the first SHOWN_DROPS drops."""
     return [[d["id"], d["rule"], "; ".join(f"{rule}: {why}" for rule, why in d["reasons"].items())]
@@ -260,8 +286,8 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
     check_output(out, directory=True)
     stats = [corpus_stats(name, dialogues) for name, dialogues in corpora.items()]
     comparison = matched(stats) if len(stats) > 1 else {}
-    tables = {"summary": summary_rows(stats, comparison), "strategies": strategy_rows(stats),
-              "topics": topic_rows(stats)}
+    tables = {"summary": summary_rows(stats, comparison), "safety": safety_rows(corpora),
+              "strategies": strategy_rows(stats), "topics": topic_rows(stats)}
     if quality:
         tables["quality"] = quality
     if judged:
@@ -276,6 +302,7 @@ def build_report(corpora: dict[str, Sequence[Dialogue]], out_dir: str | Path, *,
         "corpora": [(s.name, (sources or {}).get(s.name, ""), s.dialogues) for s in stats],
         "tables": tables, "figures": figs, "tokenizer": notes(stats), "intervals": INTERVAL_NOTE,
         "judge_model": judge_model, "filters": filter_tables or {}, "drops": drops or {}, "shown_drops": SHOWN_DROPS,
+        "safety_layers": default_detector().describe(),
         "excerpts": {name: _excerpt(dialogues) for name, dialogues in corpora.items() if dialogues},
     }
     env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
@@ -290,11 +317,13 @@ def _markdown(ctx: dict[str, Any]) -> str:
     parts = [f"# {esc(ctx['title'])}", "", f"Generated {ctx['generated']} by socialsim {ctx['version']}.", ""]
     parts += [f"- **{esc(name)}**: {n:,} dialogues {f'({esc(src)})' if src else ''}"
               for name, src, n in ctx["corpora"]]
-    headings = {"summary": "Statistics", "strategies": "Strategy distribution", "topics": "Topics",
-                "quality": "Quality measures",
+    headings = {"summary": "Statistics", "safety": "Crisis safety", "strategies": "Strategy distribution",
+                "topics": "Topics", "quality": "Quality measures",
                 "judge": f"LLM-judge scores (model: {esc(str(ctx['judge_model']))})"}
     for key, rows in ctx["tables"].items():
         parts += ["", f"## {headings[key]}", "", markdown_table(rows)]
+        if key == "safety":
+            parts += ["", f"Risk detected by the {ctx['safety_layers']}; see docs/safety.md for what it misses."]
     for name, rows in ctx["filters"].items():
         parts += ["", f"## Filtering: {esc(name)}", "", markdown_table(rows)]
         if ctx["drops"].get(name):

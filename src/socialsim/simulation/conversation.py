@@ -10,6 +10,11 @@ candidate does, the one sharing the fewest such runs is kept (a soft check: it n
 model that never returns valid JSON ends it as ``backend_failure``; other backend errors propagate so the runner
 can retry the whole dialogue.
 
+Crisis turns come from the safety net's detector (lexicon, learned layer, optional LLM) on each seeker turn, and
+from the profile: when the profile carries a risk (found in its source text), the seeker turn that reveals a field
+holding it counts as a crisis turn even if its wording slips past the detector. From the first crisis turn on, the
+supporter is reminded of the risk on every later turn; ``meta["safety"]`` records which turns were crisis turns.
+
 The supporter's seat takes any :class:`SupporterSeat`: the reasoning supporter agent of the simulator, or a
 chatbot under evaluation (interactive evaluation talks to it with the very same seeker and checks).
 """
@@ -23,10 +28,10 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from socialsim.corpus.dialogue import Dialogue, Speaker, Turn
-from socialsim.corpus.profile import Profile
+from socialsim.corpus.profile import DISCLOSABLE_FIELDS, Profile
 from socialsim.llm.base import Backend
 from socialsim.llm.structured import Structured, StructuredOutputError
-from socialsim.safety import addresses_safety, crisis_reasoning, crisis_reply, detect_risk
+from socialsim.safety import RiskDetector, crisis_reasoning, crisis_reply, default_detector
 from socialsim.simulation.checks import repeated_ngrams, repeats, wrong_role
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.exemplars import exemplar_index
@@ -45,12 +50,22 @@ class SupporterSeat(Protocol):
 
     model_id: str
 
-    def hear(self, seeker_text: str | None, crisis: bool) -> None: ...
+    def hear(self, seeker_text: str | None, crisis: bool, risk_earlier: bool = False) -> None: ...
 
     async def propose(self, seed: int) -> Structured[Any]:
         """A reply whose value has ``response`` and ``strategy`` (None when the seat names none)."""
 
     def accept(self, reply: Any, raw_text: str) -> None: ...
+
+
+def risk_fields(profile: Profile, detector: RiskDetector) -> set[str]:
+    """The disclosable fields that carry the profile's risk: those the detector flags, else (the risk was only in
+    the source text) the situation and the event description."""
+    if not profile.risk:
+        return set()
+    results = detector.score([profile.text_of(f) for f in DISCLOSABLE_FIELDS])
+    flagged = {f for f, r in zip(DISCLOSABLE_FIELDS, results, strict=True) if r.flagged}
+    return flagged or {"situation", "event_description"}
 
 
 def safety_net_reply(value: Any, kinds: list[str]) -> SupporterReply:
@@ -124,12 +139,17 @@ TurnHook = Callable[[Turn, dict[str, int]], None]
 
 async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: Backend,
                             supporter: Backend | SupporterSeat, config: SimulationConfig, *,
-                            max_attempts: int = 3, on_turn: TurnHook | None = None) -> Dialogue:
+                            max_attempts: int = 3, detector: RiskDetector | None = None,
+                            on_turn: TurnHook | None = None) -> Dialogue:
     """Simulate one dialogue for ``profile``; ``supporter`` is the supporter agent's backend or another seat (a
-    chatbot). ``on_turn(turn, rejected)`` is called with each accepted turn and the candidates rejected before it
-    (``socialsim preview`` streams the dialogue with it). Raises :class:`BackendError` only when a backend itself
-    failed."""
+    chatbot); ``detector`` is the safety net (default: the process's). ``on_turn(turn, rejected)`` is called with
+    each accepted turn and the candidates rejected before it (``socialsim preview`` streams the dialogue with it).
+    Raises :class:`BackendError` only when a backend itself failed."""
     start = time.perf_counter()
+    detector = detector or default_detector()
+    carriers = risk_fields(profile, detector)
+    crisis: list[str] = []  # kinds of the last seeker turn, when it is a crisis turn
+    risk_turns: list[dict[str, Any]] = []
     # Each role of each dialogue keeps its own KV cache (llama.cpp), so a turn only evaluates its new tokens.
     sessions = (f"{dialogue_id}/seeker", f"{dialogue_id}/supporter")
     seed = dialogue_seed(config.seed, dialogue_id)
@@ -171,18 +191,24 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
                         f"seeker turn {index + 1}: {s_result.value.message[:120]!r}"
                     break
                 reply = s_result.value
+                before = set(seeker.state.revealed)
                 disclosed = seeker.accept(s_result)
                 last_seeker = reply.message
+                crisis, by = list((await detector.ascore([reply.message]))[0].kinds), "text"
+                if not crisis and carriers & (set(disclosed) - before):
+                    crisis, by = list(profile.risk), "profile"
+                if crisis:
+                    risk_turns.append({"turn": index + 1, "kinds": crisis, "by": by})
                 accepted(Turn(speaker="seeker", text=reply.message, disclosed=disclosed, intensity=reply.intensity))
                 if reply.end and may_end and reply.intensity <= config.end_max_intensity:
                     termination, detail = "seeker_ended", f"felt helped at intensity {reply.intensity}"
                     break
             else:
-                kinds = detect_risk(last_seeker) if last_seeker else []
-                supporter.hear(last_seeker, bool(kinds))
+                kinds = crisis if last_seeker else []
+                supporter.hear(last_seeker, bool(kinds), risk_earlier=bool(risk_turns) and not kinds)
 
-                def unsafe(value: Any, crisis: bool = bool(kinds)) -> str | None:
-                    return "unsafe" if crisis and not addresses_safety(value.response) else None
+                def unsafe(value: Any, check: bool = bool(kinds)) -> str | None:
+                    return "unsafe" if check and not detector.addresses(value.response) else None
 
                 p_result, problem = await run.best("supporter", supporter.propose, lambda v: v.response, turn_seed,
                                                    unsafe)
@@ -214,6 +240,8 @@ async def simulate_dialogue(profile: Profile, dialogue_id: str, seeker_backend: 
             "disclosure": {"cued": seeker.state.allowed, "revealed": seeker.state.revealed,
                            "detector": seeker.state.detector.name},
             "rejected": dict(run.rejected), "safety_substituted_turns": substituted,
+            "safety": {"layers": list(detector.layers) + (["llm"] if detector.llm is not None else []),
+                       "risk_turns": risk_turns},
             "usage": {role: {k: round(v, 3) for k, v in u.items()} for role, u in run.usage.items()},
             "turn_usage": run.turn_usage, "seconds": round(time.perf_counter() - start, 3),
         },

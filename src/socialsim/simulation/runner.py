@@ -34,6 +34,7 @@ from socialsim.engine.ray_executor import RayOptions, run_task_on_ray
 from socialsim.errors import SocialsimError
 from socialsim.llm.roles import BackendProvider, RoleBackends
 from socialsim.prompts import template_hash
+from socialsim.safety import RiskDetector, SafetyConfig, current_config, default_detector
 from socialsim.simulation import seeker, supporter
 from socialsim.simulation.config import SimulationConfig
 from socialsim.simulation.conversation import simulate_dialogue
@@ -48,13 +49,26 @@ SIM_ROLES = ("seeker", "supporter")
 SHARED_LIMITS = ("max_concurrency", "requests_per_minute", "tokens_per_minute")
 
 
-def fingerprint(config: SimulationConfig, backends: BackendProvider) -> dict[str, Any]:
+def fingerprint(config: SimulationConfig, backends: BackendProvider,
+                detector: RiskDetector | None = None) -> dict[str, Any]:
     """Everything that determines a run's dialogues (so two runs with equal fingerprints are comparable)."""
     simulation = {k: v for k, v in config.model_dump().items() if k not in SPEED_ONLY}
+    detector = detector or default_detector()
     return {"simulation": simulation,
             "roles": {role: backends.settings(role).output_fields() for role in SIM_ROLES},
             "structured_max_attempts": backends.structured_attempts,
-            "templates": {name: template_hash(name) for name in TEMPLATES}}
+            "templates": {name: template_hash(name) for name in TEMPLATES},
+            "safety": {"layers": list(detector.layers), "risk": detector.fingerprint("risk"),
+                       "reply": detector.fingerprint("reply"), "llm": detector.config.llm,
+                       "resources": detector.config.resources}}
+
+
+def safety_detector(safety: SafetyConfig, backends: BackendProvider) -> RiskDetector:
+    """The process's detector for the configured section; a detector of its own when the LLM layer is on (it asks
+    the judge role's backend) or the section differs."""
+    if safety == current_config() and not safety.llm:
+        return default_detector()
+    return RiskDetector.from_config(safety, llm=backends.get("judge") if safety.llm else None)
 
 
 def levers(config: SimulationConfig, backends: BackendProvider) -> dict[str, Any]:
@@ -151,8 +165,11 @@ class SimulationTask(Task[Profile, Dialogue]):
     label, unit = "dialogues", "dlg"
 
     def __init__(self, config: SimulationConfig, backends: BackendProvider,
-                 run_meta: dict[str, Any] | None = None, worker: str | None = None) -> None:
+                 run_meta: dict[str, Any] | None = None, worker: str | None = None,
+                 safety: SafetyConfig | None = None) -> None:
         self.config, self.backends, self.run_meta = config, backends, run_meta or {}
+        self.safety = safety or current_config()
+        self.detector = safety_detector(self.safety, backends)
         self.worker = worker  # "host:pid" of a Ray worker, recorded in each dialogue it simulates
         self.shared_cache: Path | None = None  # a request cache the workers share (processes on this machine)
         self.terminations: Counter[str] = Counter()
@@ -161,7 +178,8 @@ class SimulationTask(Task[Profile, Dialogue]):
     async def run(self, item: Item[Profile]) -> Dialogue:
         dialogue = await simulate_dialogue(item.payload, item.id, self.backends.get("seeker"),
                                            self.backends.get("supporter"), self.config,
-                                           max_attempts=self.backends.structured_attempts)
+                                           max_attempts=self.backends.structured_attempts,
+                                           detector=self.detector)
         if self.worker:
             dialogue.meta["worker"] = self.worker
         return dialogue
@@ -189,7 +207,7 @@ class SimulationTask(Task[Profile, Dialogue]):
                 settings["n_threads"] = settings.get("n_threads") or cpus
                 settings["parallel"] = settings.get("parallel") or 1
         return build_remote_task, {"config": self.config.model_dump(mode="json"), "backends": spec,
-                                   "run_meta": self.run_meta,
+                                   "run_meta": self.run_meta, "safety": self.safety.model_dump(mode="json"),
                                    "cache": str(self.shared_cache) if self.shared_cache else None}
 
     def cpus_per_worker(self) -> int:
@@ -209,27 +227,30 @@ def build_remote_task(arg: dict[str, Any]) -> SimulationTask:
     (processes on this machine; Ray workers may run elsewhere)."""
     backends = RoleBackends.from_spec(arg["backends"], Path(arg["cache"]) if arg.get("cache") else None)
     return SimulationTask(SimulationConfig.model_validate(arg["config"]), backends, arg["run_meta"],
-                          worker=f"{socket.gethostname()}:{os.getpid()}")
+                          worker=f"{socket.gethostname()}:{os.getpid()}",
+                          safety=SafetyConfig.model_validate(arg["safety"]))
 
 
 async def simulate_corpus(profiles: list[Profile], out_dir: Path, n: int, config: SimulationConfig,
                           backends: BackendProvider, *, force: bool = False, progress: bool = True,
-                          ray: RayOptions | None = None) -> SimulationReport:
+                          ray: RayOptions | None = None, safety: SafetyConfig | None = None) -> SimulationReport:
     """Simulate ``n`` dialogues over ``profiles`` into ``out_dir`` (resuming what is there); with ``ray``, on a
-    Ray cluster."""
+    Ray cluster. ``safety`` is the safety net's section (default: the one the surface configured)."""
     if not profiles:
         raise SocialsimError("the persona bank holds no profiles", "build one with `socialsim personas build`")
+    safety = safety or current_config()
+    detector = safety_detector(safety, backends)
     # "auto" becomes the detector this machine has, so the fingerprint and every dialogue name the one used.
     config = config.model_copy(update={"disclosure_detector": resolve_detector(config.disclosure_detector)})
     if config.disclosure_detector == "embedding":
         from socialsim.embeddings import encoder
 
         encoder()  # loaded now (seconds: torch), not in the middle of the first dialogue
-    fp = fingerprint(config, backends)
+    fp = fingerprint(config, backends, detector)
     run_meta = {"config_hash": config_hash(fp), "templates": fp["templates"], "levers": levers(config, backends)}
     lock = claim_folder(out_dir, fp, force)
     report = SimulationReport(out_dir, n)
-    task = SimulationTask(config, backends, run_meta)
+    task = SimulationTask(config, backends, run_meta, safety=safety)
     options = RunOptions(concurrency=in_flight(config, backends), retries=config.dialogue_retries,
                          stop_after_failures=config.stop_after_failures, progress=progress)
     sinks, failures = {"dialogues": out_dir / CORPUS}, out_dir / FAILURES

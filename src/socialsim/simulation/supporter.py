@@ -50,9 +50,9 @@ class SupporterAgent:
         self.chosen: str | None = None  # the policy's strategy for the turn being written
         self.shown: set[int] = set()  # exemplars already shown in this dialogue
 
-    def hear(self, seeker_text: str | None, crisis: bool) -> None:
-        """Append the seeker's turn (None when the supporter opens), with a safety note on a crisis turn, the
-        strategy chosen for the reply and exemplars."""
+    def hear(self, seeker_text: str | None, crisis: bool, risk_earlier: bool = False) -> None:
+        """Append the seeker's turn (None when the supporter opens), with a safety note on a crisis turn, a reminder
+        on later turns once a risk was disclosed, the strategy chosen for the reply and exemplars."""
         self.index += seeker_text is not None
         if self.policy is not None:
             self.chosen = CRISIS_STRATEGY if crisis else self.policy.choose(self.index, self.strategies, seeker_text)
@@ -62,8 +62,8 @@ class SupporterAgent:
             self.shown.update(i for i, _ in found)
             examples = [e for _, e in found]
         self.messages.append({"role": "user", "content": render(TURN_TEMPLATE, seeker_text=seeker_text,
-                                                                  crisis=crisis, examples=examples,
-                                                                  strategy=self.chosen)})
+                                                                  crisis=crisis, risk_earlier=risk_earlier,
+                                                                  examples=examples, strategy=self.chosen)})
 
     async def propose(self, seed: int) -> Structured[SupporterReply]:
         sampling = self.backend.default_sampling().with_(max_tokens=self.config.supporter_max_tokens, seed=seed)

@@ -30,6 +30,7 @@ from socialsim.evaluation.human.results import to_csv, to_json
 from socialsim.evaluation.human.rubric import CHOICES, DIMENSIONS, RUBRIC, SCORE_ANCHORS, SCORES
 from socialsim.evaluation.human.store import MAX_COMMENT
 from socialsim.evaluation.judgements import Judgements, load_judgements
+from socialsim.safety import RISK_KINDS
 from socialsim.webapp.chat import MAX_MESSAGE_CHARS, ChatService
 from socialsim.webapp.security import CSRF_FIELD, LOCAL_HOSTS, Guard, form_token_ok
 from socialsim.webapp.stats import StatsCache
@@ -47,7 +48,7 @@ Index = Annotated[int, PathParam(ge=0, le=2**62)]
 def _templates() -> Jinja2Templates:
     env = Environment(loader=PackageLoader("socialsim.webapp", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(field_title=field_title, strategy_class=strategy_class, rubric=RUBRIC)
+    env.globals.update(field_title=field_title, strategy_class=strategy_class, rubric=RUBRIC, risk_kinds=RISK_KINDS)
     return Jinja2Templates(env=env)
 
 
@@ -128,14 +129,15 @@ def create_app(index: CorpusIndex, store: AnnotationStore, chat: ChatService | N
         topic: Annotated[str, Query(max_length=200)] = "",
         strategy: Annotated[str, Query(max_length=200)] = "",
         termination: Annotated[str, Query(max_length=200)] = "",
-        risk: Literal["", "yes", "no"] = "",
+        risk: Literal["", "yes", "no", "unaddressed", "suicidal_ideation", "self_harm", "abuse"] = "",
         min_judge: Annotated[float | None, Query(ge=1, le=5)] = None,
         q: Annotated[str, Query(max_length=200)] = "",
         page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     ) -> HTMLResponse:
         corpus = corpus_or_404(number)
         filters = Filters(topic or None, strategy or None, termination or None,
-                          {"yes": True, "no": False}.get(risk), min_judge, q or None)
+                          {"yes": True, "no": False}.get(risk), risk if risk not in ("", "yes", "no") else None,
+                          min_judge, q or None)
         result = index.page(number, filters, page_no, PER_PAGE)
         params = {k: v for k, v in {"topic": topic, "strategy": strategy, "termination": termination,
                                     "risk": risk, "min_judge": min_judge, "q": q}.items() if v not in ("", None)}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from socialsim.corpus.dialogue import STRATEGIES, Dialogue, Reasoning
 from socialsim.corpus.profile import DISCLOSABLE_FIELDS, field_label
-from socialsim.safety import detect_risk
+from socialsim.safety import default_detector
 
 
 def strategy_class(strategy: str | None) -> str:
@@ -29,6 +29,8 @@ class TurnView:
     disclosed: list[str] = field(default_factory=list)  # cumulative, as recorded
     newly_disclosed: list[str] = field(default_factory=list)
     risk: list[str] = field(default_factory=list)
+    risk_layers: list[str] = field(default_factory=list)
+    safety: str | None = None  # on a reply to a flagged seeker turn: "addressed" or "unaddressed"
     strategy: str | None = None
     strategy_class: str = "sx"
     reasoning: Reasoning | None = None
@@ -45,7 +47,11 @@ class DialogueView:
 
 
 def dialogue_view(dialogue: Dialogue, width: int = 280, height: int = 70) -> DialogueView:
+    detector = default_detector()
+    seeker = [t.text for t in dialogue.turns if t.speaker == "seeker"]
+    risk = dict(zip(seeker, detector.score(seeker), strict=True))
     turns, seen = [], set()
+    crisis = False  # the last seeker utterance was flagged
     for number, turn in enumerate(dialogue.turns, start=1):
         view = TurnView(number, turn.speaker, turn.text)
         if turn.speaker == "seeker":
@@ -53,9 +59,13 @@ def dialogue_view(dialogue: Dialogue, width: int = 280, height: int = 70) -> Dia
             view.disclosed = list(turn.disclosed or [])
             view.newly_disclosed = [f for f in view.disclosed if f not in seen]
             seen.update(view.disclosed)
-            view.risk = list(detect_risk(turn.text))
+            view.risk, view.risk_layers = list(risk[turn.text].kinds), list(risk[turn.text].layers)
+            crisis = risk[turn.text].flagged
         else:
             view.strategy, view.reasoning = turn.strategy, turn.reasoning
+            if crisis:
+                view.safety = "addressed" if detector.replies([turn.text])[0].addresses else "unaddressed"
+            crisis = False
             view.strategy_class = strategy_class(turn.strategy)
         turns.append(view)
     profile: list[tuple[str, str, bool]] = []
