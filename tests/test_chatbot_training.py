@@ -239,7 +239,7 @@ def _gpu_script(tmp_path, *args):
     env = {**os.environ, "OUT": str(tmp_path / "table"), "PYTHON": sys.executable, "ESCONV": str(ESCONV)}
     result = subprocess.run(["bash", str(ROOT / "benchmarks" / "chatbot_gpu.sh"), "--device", "cpu", "--max-samples",
                              "20", "--sim-corpus", str(ESCONV / "valid.jsonl"), *args], capture_output=True,
-                            text=True, timeout=1500, env=env)
+                            text=True, timeout=2700, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     # the evaluation's progress bar shows the rate and the time left
     assert re.search(r"\d+/20 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(reply/s|s/reply)", result.stderr), result.stderr[-2000:]
@@ -266,7 +266,7 @@ def test_the_gpu_table_script_runs_on_the_cpu(tiny_model, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)  # ~4 min on an idle 2-core machine, several times that under load
+@pytest.mark.timeout(2800)  # minutes on an idle 2-core machine; over 25 min at load 10-15
 def test_the_gpu_table_script_runs_on_the_cpu_with_the_embedded_model(tmp_path):
     # the GPU sizes (32 x 512 tokens, 64 new tokens) need over 20 GB on a CPU; the mechanics are the same smaller
     results = _gpu_script(tmp_path, "--batch-size", "4", "--max-length", "256", "--gen-batch-size", "10",
