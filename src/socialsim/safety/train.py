@@ -13,7 +13,7 @@ deterministic for a given seed on one machine. Needs ``socialsim[embed]`` and ``
 import argparse
 import copy
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,47 +140,42 @@ class Trainer:
         return Encoder(model).probabilities(texts)
 
 
-def thresholds_for_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
-                          target: float) -> dict[str, dict[str, float]]:
-    """Per positive class: the highest threshold at which lexicon-or-learned reaches ``target`` recall on the
-    out-of-fold probabilities, with the recall and precision it gives there."""
-    out = {}
+def _sweeps(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
+            lexical: list[set[str]]) -> Iterator[tuple[str, list[tuple[float, float, float]]]]:
+    """Per positive class: (threshold, recall, precision) of lexicon-or-learned on the out-of-fold probabilities,
+    thresholds from 0.99 down to 0.01."""
     for k, name in enumerate(classes):
         if name == NONE:
             continue
         truth = y == k
         lex = np.array([name in hits for hits in lexical])
-        chosen = None
+        points = []
         for t in np.round(np.arange(0.99, 0.0, -0.01), 2):
             flagged = lex | (probs[:, k] >= t)
-            recall = flagged[truth].mean()
-            if recall >= target:
-                precision = truth[flagged].mean() if flagged.any() else 0.0
-                chosen = {"threshold": float(t), "cv_recall": round(float(recall), 4),
-                          "cv_precision": round(float(precision), 4)}
-                break
-        out[name] = chosen or {"threshold": 0.01, "cv_recall": float("nan"), "cv_precision": float("nan")}
+            precision = float(truth[flagged].mean()) if flagged.any() else 0.0
+            points.append((float(t), float(flagged[truth].mean()), precision))
+        yield name, points
+
+
+def thresholds_for_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
+                          target: float) -> dict[str, dict[str, float]]:
+    """Per positive class: the highest threshold at which lexicon-or-learned reaches ``target`` recall, with the
+    recall and precision it gives there."""
+    out = {}
+    for name, points in _sweeps(probs, y, classes, lexical):
+        hit = next((p for p in points if p[1] >= target), None)
+        out[name] = ({"threshold": hit[0], "cv_recall": round(hit[1], 4), "cv_precision": round(hit[2], 4)} if hit
+                     else {"threshold": 0.01, "cv_recall": float("nan"), "cv_precision": float("nan")})
     return out
 
 
 def thresholds_for_f1(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
                       lexical: list[set[str]]) -> dict[str, dict[str, float]]:
-    """Per positive class: the threshold with the best layered F1 on the out-of-fold probabilities."""
+    """Per positive class: the threshold with the best layered F1 (the highest such threshold on a tie)."""
     out = {}
-    for k, name in enumerate(classes):
-        if name == NONE:
-            continue
-        truth = y == k
-        lex = np.array([name in hits for hits in lexical])
-        best = (-1.0, 0.5, 0.0, 0.0)
-        for t in np.round(np.arange(0.99, 0.0, -0.01), 2):
-            flagged = lex | (probs[:, k] >= t)
-            recall = flagged[truth].mean()
-            precision = truth[flagged].mean() if flagged.any() else 0.0
-            f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.0
-            if f1 > best[0]:
-                best = (f1, float(t), float(recall), float(precision))
-        out[name] = {"threshold": best[1], "cv_recall": round(best[2], 4), "cv_precision": round(best[3], 4)}
+    for name, points in _sweeps(probs, y, classes, lexical):
+        t, recall, precision = max(points, key=lambda p: 2 * p[1] * p[2] / (p[1] + p[2]) if p[1] + p[2] else 0.0)
+        out[name] = {"threshold": t, "cv_recall": round(recall, 4), "cv_precision": round(precision, 4)}
     return out
 
 
