@@ -216,3 +216,23 @@ def test_the_chat_defaults_to_the_recall_point_and_flags_a_euphemistic_crisis_me
         assert ["suicidal_ideation" in r.kinds for r in detector.score(euphemisms)] == [True, True]
     finally:
         configure(SafetyConfig())
+
+
+def test_operating_points_pick_the_highest_threshold_for_recall_and_the_best_f1():
+    import numpy as np
+
+    from socialsim.safety.train import thresholds_for_f1, thresholds_for_recall
+
+    classes, y = (NONE, "abuse"), np.array([1, 1, 1, 0, 0])
+    probs = np.array([[0.1, 0.9], [0.4, 0.6], [0.7, 0.3], [0.5, 0.5], [0.9, 0.1]])
+    none = [set()] * 5
+    # 2 of 3 abuse messages score >= 0.6; all 3 only from 0.3 down, where one ordinary message (0.5) is flagged too
+    assert thresholds_for_recall(probs, y, classes, none, 0.66)["abuse"] == {
+        "threshold": 0.6, "cv_recall": 0.6667, "cv_precision": 1.0}
+    assert thresholds_for_recall(probs, y, classes, none, 1.0)["abuse"]["threshold"] == 0.3
+    assert thresholds_for_f1(probs, y, classes, none)["abuse"] == {  # F1 0.857 at 0.3 beats 0.8 at 0.6
+        "threshold": 0.3, "cv_recall": 1.0, "cv_precision": 0.75}
+    # the lexicon catching the 0.3 message lets the learned threshold stay high
+    lexical = [set(), set(), {"abuse"}, set(), set()]
+    assert thresholds_for_recall(probs, y, classes, lexical, 1.0)["abuse"]["threshold"] == 0.6
+    assert thresholds_for_f1(probs, y, classes, lexical)["abuse"]["threshold"] == 0.6
