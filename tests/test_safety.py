@@ -102,7 +102,8 @@ def test_results_are_cached_by_text_and_detector_fingerprint(tmp_path):
 
     second._score_new = fail  # a second detector over the same file reads, never computes
     assert second.score(texts) == expected
-    layered = RiskDetector(SafetyConfig(learned="on"), cache=ResultCache(tmp_path / "safety.sqlite"))
+    layered = RiskDetector(SafetyConfig(learned="on", corpus_operating_point="balanced"),
+                           cache=ResultCache(tmp_path / "safety.sqlite"))
     assert layered.fingerprint("risk") != first.fingerprint("risk")  # other layers: other keys
     assert layered.score(texts)[0].scores  # computed (with the learned layer's scores), not read
 
@@ -186,18 +187,24 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
                   "I've been stressed about my exams", "I can't sleep well lately"]
 
 
-def test_corpus_uses_default_to_the_balanced_point_and_leave_ordinary_conversation_alone():
-    """Filters, reports, the web index and the simulator use ``default_detector()``: with the learned layer on
-    and the shipped defaults, ordinary lines and the test split's ordinary-conversation messages stay unflagged
-    (the recall point flags about 40% of the latter: docs/safety.md)."""
+def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
+    """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
+    ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
+    ordinary-conversation messages stay unflagged (the recall point flags about 40% of the latter:
+    docs/safety.md)."""
     from socialsim.safety import default_detector
 
-    conversation = [p.text for p in risk_probes("test") if p.label == NONE and p.id >= "none-3000"]
-    assert len(conversation) >= 100
     configure(SafetyConfig(learned="on", cache=False))
     try:
+        assert default_detector().operating_point == "lexicon" and default_detector().layers == ("lexicon",)
+    finally:
+        configure(SafetyConfig())
+    conversation = [p.text for p in risk_probes("test") if p.label == NONE and p.id >= "none-3000"]
+    assert len(conversation) >= 100
+    configure(SafetyConfig(learned="on", cache=False, corpus_operating_point="balanced"))
+    try:
         detector = default_detector()
-        assert detector.operating_point == "balanced"
+        assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
         assert mean(r.flagged for r in detector.score(conversation)) <= 0.05
     finally:

@@ -133,8 +133,11 @@ def test_browse_filter_page_and_open_a_dialogue(server, page):
     assert "Seeker profile" in page.inner_text("aside.profile")
     assert page.locator("aside.profile dd.disclosed").count() >= 1
     assert page.locator("aside.profile svg polyline").count() == 1  # intensity over turns
-    assert page.locator(".turn.supporter .chip").count() == 10  # one strategy chip per supporter turn
+    strategy_chips = ".turn.supporter .chip:not(.risk):not(.tag)"
+    assert page.locator(strategy_chips).count() == 10  # one strategy chip per supporter turn
     assert page.locator(".turn.seeker .chip.risk").count() >= 1
+    # the reply to the flagged seeker turn says whether it gave real guidance
+    assert page.locator(".turn.supporter .chip", has_text="safety").count() >= 1
     reasoning = page.locator("details.reasoning").first
     assert not reasoning.locator("dl").is_visible()  # collapsed until opened
     reasoning.locator("summary").click()

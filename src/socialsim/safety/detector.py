@@ -90,8 +90,9 @@ class RiskDetector:
         self.llm = llm if self.config.llm else None  # a socialsim.llm.Backend (the judge role's)
         self.cache = cache
         self.lexicon = lexicon()
-        self.learned = self.config.learned == "on" or (self.config.learned == "auto" and _learned_available())
-        if self.config.learned == "on" and not _learned_available():
+        uses_learned = self.operating_point != "lexicon" and self.config.learned != "off"
+        self.learned = uses_learned and (self.config.learned == "on" or _learned_available())
+        if uses_learned and self.config.learned == "on" and not _learned_available():
             raise missing_extra("sentence_transformers")  # type: ignore[misc]
         self._risk_encoder: Any = None
         self._reply_encoder: Any = None
@@ -117,6 +118,9 @@ class RiskDetector:
         """One line for reports and filter tables: which layers ran."""
         if self.learned:
             text = "lexicon + learned layer (MiniLM classifier)"
+        elif self.operating_point == "lexicon":
+            text = ("lexicon only (safety.corpus_operating_point: lexicon; balanced or recall add the learned layer, "
+                    "which catches indirect phrasings)")
         else:
             text = "lexicon only (install socialsim[embed] for the learned layer, which catches indirect phrasings)"
         return text + (" + LLM layer (judge role)" if self.llm is not None else "")
