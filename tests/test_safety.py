@@ -24,6 +24,10 @@ from socialsim.safety.probes import ADDRESSES, NONE, reply_probes, risk_probes
 from socialsim.safety.store import ResultCache
 
 LEXICON = RiskDetector(SafetyConfig(learned="off", cache=False))
+# The ordinary support-conversation phrasings of `none` (the third batch, none-3xxx, is all of them; later batches mix
+# them with hard negatives, which the balanced point's test of ordinary conversation leaves out).
+CONVERSATION = {"greeting", "thanks", "small_talk", "sadness", "stress", "loneliness", "breakup", "job_loss", "exams",
+                "family_argument", "sleep", "question", "coping"}
 
 # The messages the issue reports the old lexicon missed (with their kinds).
 ISSUE_MISSES = [
@@ -199,7 +203,8 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         assert default_detector().operating_point == "lexicon" and default_detector().layers == ("lexicon",)
     finally:
         configure(SafetyConfig())
-    conversation = [p.text for p in risk_probes("test") if p.label == NONE and p.id >= "none-3000"]
+    conversation = [p.text for p in risk_probes("test")
+                    if p.label == NONE and ("none-3000" <= p.id < "none-4000" or p.phrasing in CONVERSATION)]
     assert len(conversation) >= 100
     configure(SafetyConfig(learned="on", cache=False, corpus_operating_point="balanced"))
     try:
