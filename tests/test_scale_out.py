@@ -48,7 +48,7 @@ def run(cfg: SocialsimConfig, out: Path, n: int):
     return asyncio.run(go())
 
 
-def test_worker_processes_write_every_dialogue_once_through_one_writer_and_share_the_cache(tmp_path):
+def test_worker_processes_write_every_dialogue_once_through_one_writer_and_share_the_cache(tmp_path, capfd):
     with LatencyServer(0.05) as server:
         report = run(config(server.base_url, processes=2), tmp_path, 10)
         assert report.finished_now == 10 and report.failed_now == 0 and "2 worker processes" in report.llm_summary
@@ -62,6 +62,8 @@ def test_worker_processes_write_every_dialogue_once_through_one_writer_and_share
         again = run(config(server.base_url, processes=2), tmp_path, 12)  # resume: only the 2 new dialogues
         assert again.finished_before == 10 and again.finished_now == 2
         assert server.requests - before <= 2 * 4 * 3  # 2 dialogues of 4 turns (+ re-asks), not 12 dialogues
+    # The workers (spawned: they write to this test's stderr) closed their HTTP clients before exiting.
+    assert "Unclosed" not in capfd.readouterr().err
 
 
 def test_each_call_counts_the_prefix_it_repeats_from_its_roles_previous_prompt():

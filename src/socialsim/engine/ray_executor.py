@@ -15,6 +15,7 @@ A task that runs on Ray implements :class:`RemoteTask`. Ray is an optional extra
 """
 
 import asyncio
+import atexit
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -59,11 +60,23 @@ def _ray() -> Any:
 _WORKER_STATE: dict[str, tuple[asyncio.AbstractEventLoop, Task[Any, Any]]] = {}
 
 
+def _close_worker_state() -> None:
+    """At the worker's exit: close each task's resources (HTTP sessions, caches) on the loop they are bound to."""
+    while _WORKER_STATE:
+        _, (loop, task) = _WORKER_STATE.popitem()
+        try:
+            loop.run_until_complete(task.aclose())
+        finally:
+            loop.close()
+
+
 def run_shard(factory: Callable[[Any], Task[Any, Any]], arg: Any, jobs: list[tuple[str, Any]], concurrency: int,
               retries: int) -> dict[str, Any]:
     """Ray task: run one shard. Returns ``{"outcomes": [{"id", "result"} or {"id", "error"}], "counters": delta}``."""
     key = f"{factory.__module__}.{factory.__qualname__}|{json.dumps(arg, sort_keys=True, default=str)}"
     if key not in _WORKER_STATE:
+        if not _WORKER_STATE:
+            atexit.register(_close_worker_state)  # a spawned worker process runs atexit when it exits
         _WORKER_STATE[key] = (asyncio.new_event_loop(), factory(arg))
     loop, task = _WORKER_STATE[key]
     before = task.counters()  # type: ignore[attr-defined]

@@ -61,3 +61,6 @@ class Task(ABC, Generic[P, R]):
     def progress(self) -> dict[str, Any]:
         """Extra figures for the progress bar (e.g. tokens/s)."""
         return {}
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most tasks hold nothing to close
+        """Release what the task built for itself (e.g. a worker's HTTP clients); called on its event loop."""

@@ -194,6 +194,11 @@ class SimulationTask(Task[Profile, Dialogue]):
         tokens = self.backends.stats.completion_tokens - self.tokens_at_start
         return {"tok_s": f"{tokens / elapsed:.1f}" if elapsed else "0"}
 
+    async def aclose(self) -> None:
+        """Close the backends a worker process built for this task (the driver's are its caller's to close)."""
+        if self.worker:
+            await self.backends.aclose()
+
     # -- Ray ------------------------------------------------------------------------------------------------
     def remote(self, workers: int) -> tuple[Any, Any]:
         spec = self.backends.spec()  # type: ignore[attr-defined]
