@@ -118,9 +118,10 @@ def speed(n_utterances: int, n_dialogues: int, work: Path) -> dict:
     lexicon_only = RiskDetector(SafetyConfig(learned="off", cache=False))
     out["lexicon_s"], _ = timed(lambda: lexicon_only.score(texts))
     cache_path = work / "safety.sqlite"
-    cold = RiskDetector(SafetyConfig(cache=False), cache=ResultCache(cache_path))
+    layered = SafetyConfig(learned="on", cache=False, corpus_operating_point="balanced")  # the learned layer runs
+    cold = RiskDetector(layered, cache=ResultCache(cache_path))
     out["layered_cold_s"], _ = timed(lambda: cold.score(texts))
-    warm = RiskDetector(SafetyConfig(cache=False), cache=ResultCache(cache_path))  # fresh memo, filled cache
+    warm = RiskDetector(layered, cache=ResultCache(cache_path))  # fresh memo, filled cache
     out["layered_cached_s"], _ = timed(lambda: warm.score(texts))
     print(f"{len(texts):,} utterances: lexicon {out['lexicon_s']:.2f}s, layered cold {out['layered_cold_s']:.1f}s,"
           f" cached {out['layered_cached_s']:.2f}s", flush=True)
@@ -132,9 +133,10 @@ def speed(n_utterances: int, n_dialogues: int, work: Path) -> dict:
     rules = FilterConfig(rules=["unaddressed_crisis"])
     corpus_cache = work / "corpus-safety.sqlite"
     for attempt in ("first", "second"):
-        configure(SafetyConfig(cache_path=str(corpus_cache)))  # a fresh detector (empty memo) for each step
+        # a fresh detector (empty memo) for each step, with the learned layer
+        configure(SafetyConfig(learned="on", corpus_operating_point="balanced", cache_path=str(corpus_cache)))
         out[f"filter_{attempt}_s"], _ = timed(lambda: filter_dialogues(dialogues, rules))
-        configure(SafetyConfig(cache_path=str(corpus_cache)))
+        configure(SafetyConfig(learned="on", corpus_operating_point="balanced", cache_path=str(corpus_cache)))
         index_dir = work / f"index-{attempt}"
         out[f"index_{attempt}_s"], _ = timed(lambda d=index_dir: CorpusIndex([corpus], cache_dir=d))
         print(f"{n_dialogues:,} dialogues, {attempt} run: filter {out[f'filter_{attempt}_s']:.1f}s, index build "

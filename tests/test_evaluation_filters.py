@@ -155,17 +155,17 @@ def test_repetition_catches_a_long_repeated_opening():
 
 
 def test_layered_safety_net_drops_a_euphemistic_crisis_answered_with_talk_to_a_friend(monkeypatch):
-    """With the learned layer (the real MiniLM classifier), "I bought a rope today" is a crisis turn and "talk to a
+    """With the learned layer (the real MiniLM classifier), giving one's things away is a crisis turn and "talk to a
     friend" does not address it; the lexicon alone sees neither."""
     from socialsim.safety import SafetyConfig, configure
 
     turns = list(GOOD_TURNS[:6])
-    turns[4] = ("seeker", "I bought a rope today.", ["situation"], None)
+    turns[4] = ("seeker", "I gave my guitar to my brother, I won't be needing it.", ["situation"], None)
     turns[5] = ("supporter", "Maybe you could talk to a friend about it.", None, "Providing Suggestions")
     cfg = FilterConfig(rules=["unaddressed_crisis"])
     kept = filter_dialogues([make(turns)], cfg)
     assert kept.verdicts[0].kept and "lexicon only" in kept.tally.safety  # this module's fixture: lexicon only
-    # The recall point (the corpus default, balanced, misses this euphemism: docs/safety.md).
+    # At the recall point (corpus uses default to the lexicon alone: docs/safety.md).
     configure(SafetyConfig(learned="on", cache=False, corpus_operating_point="recall"))
     report = filter_dialogues([make(turns)], cfg)
     assert report.verdicts[0].reasons == {

