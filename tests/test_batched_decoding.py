@@ -110,6 +110,27 @@ def test_batching_changes_replies_only_at_near_ties_and_every_reply_obeys_its_sc
         assert abs(logits[one[k]] - logits[ours[k]]) < 0.5, (k, logits[one[k]], logits[ours[k]])
 
 
+def test_a_new_call_copies_the_prefix_another_sequence_holds_and_replies_as_if_it_evaluated_it():
+    system = "You are a caring supporter. " + "Listen first, name the feeling, ask one open question. " * 6
+    def messages(problem: str) -> list[dict]:
+        return [{"role": "system", "content": system + "Answer in JSON."}, {"role": "user", "content": problem}]
+
+    eng = engine(slots=2)
+    try:
+        submit(eng, 0, messages(PROBLEMS[0]), SeekerReply, 48, 0.0).result()  # session d0 fills one slot
+        second = submit(eng, 1, messages(PROBLEMS[1]), SeekerReply, 48, 0.0).result()  # d1 takes the empty one
+        borrowed = eng.borrowed
+    finally:
+        eng.close()
+    fresh = engine(slots=1)
+    try:
+        expected = submit(fresh, 1, messages(PROBLEMS[1]), SeekerReply, 48, 0.0).result()
+    finally:
+        fresh.close()
+    assert borrowed > 60 and second.prompt_tokens_evaluated == expected.prompt_tokens_evaluated - borrowed
+    assert (second.tokens, second.end_token) == (expected.tokens, expected.end_token)
+
+
 def test_a_sequence_that_ends_early_frees_its_slot_for_the_next_call():
     eng = engine(slots=2)
     done: dict[str, float] = {}

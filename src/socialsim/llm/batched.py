@@ -7,7 +7,9 @@ so a token attends only to its own sequence). One engine thread loops:
 1. admit waiting calls: a call whose ``session`` (e.g. ``"dialogue-17/seeker"``) holds a slot gets that slot back
    and evaluates only the tokens after the longest common prefix with what the slot holds; a new session takes
    an unused slot, else the least recently used idle slot of its role (a finished dialogue's, whose system
-   prompt it shares), else the least recently used one;
+   prompt it shares), else the least recently used one; when another sequence of the context holds a longer
+   prefix of the prompt (a live dialogue's supporter holds the system prompt every supporter starts with), its
+   KV cache is copied in (``llama_memory_seq_cp``) instead of evaluating those tokens again;
 2. build one batch: the next token of every generating sequence plus prompt chunks of the newly admitted ones;
 3. ``llama_decode`` once;
 4. sample each sequence with its own sampler chain and, for a JSON schema, its own grammar (checked last, see
@@ -137,6 +139,9 @@ class _Batch:
         return self.capacity - self.n
 
 
+_BORROW_MIN = 32
+
+
 def _role(session: str | None) -> str | None:
     return session.rpartition("/")[2] if session else None
 
@@ -182,6 +187,7 @@ class _Context:
         self._inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self.steps = 0  # forward passes run
         self.step_tokens = 0  # tokens they carried
+        self.borrowed = 0  # prompt tokens copied from another sequence's cache instead of evaluated
         self.error: BaseException | None = None
         self._on_finish: Callable[[_Context], None] = lambda _: None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -246,7 +252,7 @@ class _Context:
             if slot is None:
                 still.append(job)
                 continue
-            keep = common_prefix(slot.tokens, job.prompt)
+            keep = self._borrow(slot, job.prompt)
             if keep == len(job.prompt):
                 keep -= 1  # the last prompt token is evaluated again for its logits
             llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, keep, -1)
@@ -255,6 +261,30 @@ class _Context:
             job.slot, job.pending, job.evaluated = slot, job.prompt[keep:], len(job.prompt) - keep
             active.append(job)
         self._waiting = still
+
+    def _borrow(self, slot: _Slot, prompt: list[int]) -> int:
+        """How many leading tokens of ``prompt`` ``slot`` holds, after copying another sequence's cache into it when
+        that one holds a longer prefix (e.g. the system prompt every dialogue's supporter shares, or a persona's).
+        llama.cpp copies a whole KV stream (SmolLM2-135M, 4,096 tokens per sequence: ~50 ms, as long as evaluating
+        ~13 prompt tokens on one thread), queued in order before the next pass, so it is done only for a gain of
+        at least ``_BORROW_MIN`` tokens."""
+        keep = common_prefix(slot.tokens, prompt)
+        best, donor = keep, None
+        for other in self.slots:
+            if other is slot:
+                continue
+            # A generating sequence's last token is not in its cache yet (the next pass evaluates it).
+            held = len(other.tokens) - (other.job is not None and not other.job.pending and bool(other.job.tokens))
+            n = min(common_prefix(other.tokens, prompt), held)
+            if n > best:
+                best, donor = n, other
+        if donor is None or best - keep < _BORROW_MIN:
+            return keep
+        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._memory, donor.seq, slot.seq, -1, -1)  # the whole stream: all it can
+        slot.tokens = donor.tokens[:best]
+        self.borrowed += best
+        return best
 
     def _step(self, active: list[_Job]) -> None:
         """One forward pass: the next token of every generating sequence, then prompt chunks in the room left."""
@@ -356,6 +386,10 @@ class BatchedLlama:
     @property
     def step_tokens(self) -> int:
         return sum(c.step_tokens for c in self._contexts)
+
+    @property
+    def borrowed(self) -> int:
+        return sum(c.borrowed for c in self._contexts)
 
     def submit(self, messages: list[dict[str, str]], *, session: str | None, temperature: float, top_p: float,
                max_tokens: int, repeat_penalty: float, seed: int, stop: list[str] | None,
