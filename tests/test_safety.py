@@ -273,8 +273,9 @@ def test_one_crisis_sentence_in_a_long_post_is_enough(layered):
     ordinary = ("Work has been busy this month and my manager keeps moving deadlines around. I spent the weekend "
                 "cleaning the flat and cooking for the week, which helped a little. My sister visited on Sunday and "
                 "we watched a film together, it was nice to see her. ")
-    post = ordinary * 3 + "I have been saving up my sleeping pills and I picked a date to take them all."
-    assert len(post.split()) > 80
+    crisis = "I wrote letters to my kids to open after I'm gone."
+    post = ordinary * 3 + crisis
+    assert len(post.split()) > 80 and LEXICON.kinds(post) == []  # the learned layer's catch
     result = layered.score([post])[0]
     assert "suicidal_ideation" in result.kinds
     assert not layered.score([ordinary * 3])[0].flagged

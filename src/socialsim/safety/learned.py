@@ -22,7 +22,7 @@ import numpy as np
 from socialsim.safety.probes import NONE
 
 MAX_WORDS = 80  # longer texts (persona source posts) are scored in sentence windows, the maximum kept
-WINDOW_WORDS = 60
+WINDOW_WORDS = 20  # short windows: one crisis sentence is not diluted by the ordinary ones around it
 EMBEDDING_DIM = 384
 ANY = "any"  # the risk model's threshold key: 1 - P(none)
 KIND_SHARE = 0.3  # a flagged text gets every kind holding at least this share of 1 - P(none) (at least the top one)
