@@ -68,10 +68,10 @@ def test_lexicon_layer_ignores_idioms_and_grief_of_the_test_split_and_few_injuri
 def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
     probes = [p for p in risk_probes("test") if p.label != NONE]
     results = layered.score([p.text for p in probes])
-    assert mean(r.flagged for r in results) >= 0.95  # measured 0.982
+    assert mean(r.flagged for r in results) >= 0.95
     for kind in ("suicidal_ideation", "self_harm", "abuse"):  # its own kind among those flagged
         hits = [kind in r.kinds for p, r in zip(probes, results, strict=True) if p.label == kind]
-        assert mean(hits) >= 0.9, kind  # measured 0.921 (suicidal_ideation, often flagged as self_harm), 1.0, 1.0
+        assert mean(hits) >= 0.95, kind
     # What the learned layer adds: test messages the lexicon alone misses, caught by the classifier.
     only_learned = [p for p, r in zip(probes, results, strict=True) if r.layers == ("learned",)]
     assert len(only_learned) >= 80 and not any(LEXICON.kinds(p.text) for p in only_learned)
@@ -239,7 +239,7 @@ def test_operating_points_pick_the_highest_threshold_for_recall_and_the_best_f1(
     from socialsim.safety.train import thresholds
 
     # the risk model's threshold is on "any risk", 1 - P(none): here 0.9, 0.6, 0.3 for the three risky messages
-    classes, y = (NONE, "abuse", "self_harm"), np.array([1, 1, 2, 0, 0])
+    classes, y = (NONE, "abuse", "self_harm"), np.array([1, 1, 1, 0, 0])
     none = np.array([0.1, 0.4, 0.7, 0.5, 0.9])
     probs = np.stack([none, (1 - none) / 2, (1 - none) / 2], axis=1)
     nothing = [set()] * 5
@@ -250,9 +250,13 @@ def test_operating_points_pick_the_highest_threshold_for_recall_and_the_best_f1(
     assert thresholds(probs, y, classes, nothing, 1.0)["balanced"]["any"] == {  # F1 0.857 at 0.3 beats 0.8 at 0.6
         "threshold": 0.3, "cv_recall": 1.0, "cv_precision": 0.75}
     # the lexicon catching the 0.3 message lets the learned threshold stay high
-    lexical = [set(), set(), {"self_harm"}, set(), set()]
+    lexical = [set(), set(), {"abuse"}, set(), set()]
     assert thresholds(probs, y, classes, lexical, 1.0)["recall"]["any"]["threshold"] == 0.6
     assert thresholds(probs, y, classes, lexical, 1.0)["balanced"]["any"]["threshold"] == 0.6
+    # the recall point holds for every kind: when the 0.3 message is the only self_harm one, it decides
+    per_kind = thresholds(probs, np.array([1, 1, 2, 0, 0]), classes, nothing, 0.66)
+    assert per_kind["recall"]["any"] == {"threshold": 0.3, "cv_recall": 1.0, "cv_precision": 0.75}
+    assert per_kind["balanced"]["any"]["threshold"] == 0.3  # the F1 of flagged vs not, as above
 
 
 def test_a_flagged_text_gets_every_kind_holding_a_fair_share_of_its_risk():
@@ -261,11 +265,12 @@ def test_a_flagged_text_gets_every_kind_holding_a_fair_share_of_its_risk():
     from socialsim.safety.learned import learned_kinds
 
     classes = (NONE, "self_harm", "suicidal_ideation", "abuse")
-    row = np.array([0.2, 0.5, 0.25, 0.05])  # any risk 0.8: self_harm and suicidal_ideation hold >= 30% of it
+    row = np.array([0.2, 0.5, 0.25, 0.05])  # any risk 0.8: self_harm and suicidal_ideation hold >= 15% of it
     assert learned_kinds(row, classes, 0.5) == ["self_harm", "suicidal_ideation"]
     assert learned_kinds(row, classes, 0.85) == []
-    # any risk 0.4: 30% of it is 0.12, so 0.1 is too little a share and the top kind is always kept
-    assert learned_kinds(np.array([0.6, 0.1, 0.13, 0.17]), classes, 0.3) == ["suicidal_ideation", "abuse"]
+    # any risk 0.4: 15% of it is 0.06, so 0.05 is too little a share
+    assert learned_kinds(np.array([0.6, 0.05, 0.13, 0.22]), classes, 0.3) == ["suicidal_ideation", "abuse"]
+    assert learned_kinds(np.array([0.6, 0.0, 0.0, 0.4]), classes, 0.3) == ["abuse"]  # the top kind alone
 
 
 def test_one_crisis_sentence_in_a_long_post_is_enough(layered):

@@ -25,7 +25,7 @@ MAX_WORDS = 80  # longer texts (persona source posts) are scored in sentence win
 WINDOW_WORDS = 20  # short windows: one crisis sentence is not diluted by the ordinary ones around it
 EMBEDDING_DIM = 384
 ANY = "any"  # the risk model's threshold key: 1 - P(none)
-KIND_SHARE = 0.3  # a flagged text gets every kind holding at least this share of 1 - P(none) (at least the top one)
+KIND_SHARE = 0.15  # a flagged text gets every kind holding at least this share of 1 - P(none) (and the top one)
 
 # n-gram TF-IDF settings, shared by training and scoring (the vocabularies and IDF weights are in the model file)
 NGRAMS: dict[str, dict[str, Any]] = {

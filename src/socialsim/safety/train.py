@@ -5,10 +5,10 @@
 
 Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds
 are set (the test split is never looked at): the ``recall`` point is the highest threshold at which the *layered*
-detector (lexicon or learned) still reaches ``--recall`` on those folds, the ``balanced`` point the best F1. For the
-risk model the threshold is on "any risk" (1 - P(none)); the kinds of a flagged text are those holding at least
-``KIND_SHARE`` of its risk probability. Then the model is fitted on the whole train split. Deterministic for a
-given seed. Needs ``socialsim[embed]``.
+detector (lexicon or learned) still reaches ``--recall`` on those folds, for every kind (the risk model), the
+``balanced`` point the best F1. For the risk model the threshold is on "any risk" (1 - P(none)); the kinds of a
+flagged text are those holding at least ``KIND_SHARE`` of its risk probability. Then the model is fitted on the
+whole train split. Deterministic for a given seed. Needs ``socialsim[embed]``.
 """
 
 import argparse
@@ -21,7 +21,7 @@ import numpy as np
 
 from socialsim import __version__
 from socialsim.safety.kinds import RISK_KINDS
-from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, embed
+from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, embed, learned_kinds
 from socialsim.safety.lexicon import lexicon
 from socialsim.safety.probes import ADDRESSES, NONE, Probe, reply_probes, risk_probes
 
@@ -56,14 +56,30 @@ def fit(texts: Sequence[str], embeddings: np.ndarray, y: np.ndarray, classes: tu
     return model
 
 
-def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray) -> list[tuple[float, float, float]]:
-    """(threshold, recall, precision) from 0.995 down to 0.005."""
+def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray,
+           recall_at: Callable[[float], float] | None = None) -> list[tuple[float, float, float]]:
+    """(threshold, recall, precision) from 0.995 down to 0.005; ``recall_at`` replaces the flagged-vs-not recall."""
     points = []
     for t in np.round(np.arange(0.995, 0.0, -0.005), 3):
         flagged = flags_at(float(t))
         precision = float(truth[flagged].mean()) if flagged.any() else 0.0
-        points.append((float(t), float(flagged[truth].mean()), precision))
+        recall = recall_at(float(t)) if recall_at else float(flagged[truth].mean())
+        points.append((float(t), recall, precision))
     return points
+
+
+def _worst_kind_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
+                       lexical: list[set[str]]) -> Callable[[float], float]:
+    """The lowest per-kind recall at a threshold: a risky message counts when its own kind is among those flagged
+    (by the lexicon, or by the learned layer with :func:`learned_kinds`)."""
+    risky = 1.0 - probs[:, classes.index(NONE)]
+    lex = {c: np.array([c in hits for hits in lexical]) for c in classes if c != NONE and (y == classes.index(c)).any()}
+    share = {c: np.array([c in learned_kinds(row, classes, 0.0) for row in probs]) for c in lex}
+
+    def lowest(t: float) -> float:
+        return min(float((lex[c] | ((risky >= t) & share[c]))[y == classes.index(c)].mean()) for c in lex)
+
+    return lowest
 
 
 def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str, dict[str, float]]:
@@ -79,12 +95,17 @@ def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str
 def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
                target: float) -> dict[str, dict[str, dict[str, float]]]:
     """Per operating point: the threshold and its cross-validated layered recall and precision. Risk: one threshold
-    on "any risk" (flagged vs not); replies: one on P(addresses)."""
+    on "any risk": the recall point is set on the worst kind's recall (its own kind among those flagged), the
+    balanced point on the F1 of flagged vs not; replies: one on P(addresses)."""
     if NONE in classes and len(classes) > 2:
         truth = y != classes.index(NONE)
         lex = np.array([bool(hits) for hits in lexical])
-        chosen = _choose(_sweep(lambda t: lex | (1.0 - probs[:, classes.index(NONE)] >= t), truth), target)
-        return {point: {ANY: c} for point, c in chosen.items()}
+        def flags(t: float) -> np.ndarray:
+            return lex | (1.0 - probs[:, classes.index(NONE)] >= t)
+
+        per_kind = _choose(_sweep(flags, truth, _worst_kind_recall(probs, y, classes, lexical)), target)
+        overall = _choose(_sweep(flags, truth), target)
+        return {"recall": {ANY: per_kind["recall"]}, "balanced": {ANY: overall["balanced"]}}
     k = classes.index(ADDRESSES)
     lex = np.array([ADDRESSES in hits for hits in lexical])
     chosen = _choose(_sweep(lambda t: lex | (probs[:, k] >= t), y == k), target)
