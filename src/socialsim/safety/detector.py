@@ -94,8 +94,8 @@ class RiskDetector:
         self.learned = uses_learned and (self.config.learned == "on" or _learned_available())
         if uses_learned and self.config.learned == "on" and not _learned_available():
             raise missing_extra("sentence_transformers")  # type: ignore[misc]
-        self._risk_encoder: Any = None
-        self._reply_encoder: Any = None
+        self._risk_model: Any = None
+        self._reply_model: Any = None
         self._memo: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         self._llm_memo: dict[str, tuple[str, ...]] = {}
@@ -125,13 +125,13 @@ class RiskDetector:
             text = "lexicon only (install socialsim[embed] for the learned layer, which catches indirect phrasings)"
         return text + (" + LLM layer (judge role)" if self.llm is not None else "")
 
-    def _encoders(self) -> tuple[Any, Any]:
-        if self._risk_encoder is None:
-            from socialsim.safety.learned import Scorer, load_model
+    def _models(self) -> tuple[Any, Any]:
+        if self._risk_model is None:
+            from socialsim.safety.learned import load_model
 
-            self._risk_encoder = Scorer(load_model(RISK_MODEL))
-            self._reply_encoder = Scorer(load_model(REPLY_MODEL))
-        return self._risk_encoder, self._reply_encoder
+            self._risk_model = load_model(RISK_MODEL)
+            self._reply_model = load_model(REPLY_MODEL)
+        return self._risk_model, self._reply_model
 
     def _thresholds(self, model: Any) -> dict[str, float]:
         return model.thresholds["balanced" if self.operating_point == "balanced" else "recall"]
@@ -140,8 +140,8 @@ class RiskDetector:
         """Identifies what determines a result: the lexicon, the model file, the layers, the operating point."""
         parts = [what, self.lexicon.version, ",".join(self.layers), self.operating_point]
         if self.learned:
-            risk, reply = self._encoders()
-            parts.append((risk if what == "risk" else reply).model.version)
+            risk, reply = self._models()
+            parts.append((risk if what == "risk" else reply).version)
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     # -- risk ----------------------------------------------------------------------------------------------
@@ -157,18 +157,19 @@ class RiskDetector:
         if not self.learned:
             return [RiskResult(tuple(k), 1.0 if k else 0.0, {}, ("lexicon",) if k else ()) for k in lexical]
         from socialsim.safety.learned import ANY, learned_kinds
+        from socialsim.safety.probes import NONE
 
-        encoder = self._encoders()[0]
-        probs = encoder.probabilities(texts)
-        classes = encoder.model.classes
-        threshold = self._thresholds(encoder.model)[ANY]
+        model = self._models()[0]
+        probs = model.probabilities(texts)
+        classes = model.classes
+        threshold = self._thresholds(model)[ANY]
         out = []
         for lex, row in zip(lexical, probs, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True) if c in RISK_KINDS}
             learned = learned_kinds(row, classes, threshold)
             kinds = tuple(k for k in RISK_KINDS if k in lex or k in learned)
             layers = tuple(name for name, hit in (("lexicon", lex), ("learned", learned)) if hit)
-            score = 1.0 if lex else round(1.0 - float(row[classes.index("none")]), 4)
+            score = 1.0 if lex else round(1.0 - float(row[classes.index(NONE)]), 4)
             out.append(RiskResult(kinds, score, scores, layers))  # type: ignore[arg-type]
         return out
 
@@ -205,9 +206,9 @@ class RiskDetector:
         guidance = [tuple(self.lexicon.reply_kinds(t)) for t in texts]
         if not self.learned:
             return [ReplyResult(bool(g), 1.0 if g else 0.0, g, ("lexicon",) if g else ()) for g in guidance]
-        encoder = self._encoders()[1]
-        probs = encoder.probabilities(texts)[:, encoder.model.classes.index("addresses")]
-        threshold = self._thresholds(encoder.model)["addresses"]
+        model = self._models()[1]
+        probs = model.probabilities(texts)[:, model.classes.index("addresses")]
+        threshold = self._thresholds(model)["addresses"]
         out = []
         for g, p in zip(guidance, probs, strict=True):
             layers = tuple(name for name, hit in (("lexicon", g), ("learned", p >= threshold)) if hit)

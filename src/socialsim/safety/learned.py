@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from socialsim.embeddings import embed
 from socialsim.safety.probes import NONE
 
 MAX_WORDS = 80  # longer texts (persona source posts) are scored in sentence windows, the maximum kept
 WINDOW_WORDS = 20  # short windows: one crisis sentence is not diluted by the ordinary ones around it
-EMBEDDING_DIM = 384
 ANY = "any"  # the risk model's threshold key: 1 - P(none)
 KIND_SHARE = 0.15  # a flagged text gets every kind holding at least this share of 1 - P(none) (and the top one)
 
@@ -67,7 +67,7 @@ class RiskModel:
     """
 
     classes: tuple[str, ...]
-    weights: np.ndarray  # (EMBEDDING_DIM + n-gram terms, len(classes))
+    weights: np.ndarray  # (384 embedding dimensions + n-gram terms, len(classes))
     bias: np.ndarray
     ngrams: list[NgramVocabulary]
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -93,6 +93,26 @@ class RiskModel:
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, long texts in windows. A long text gets, per positive class, the maximum over its
+        windows, and for ``none`` the minimum (so that one risky window is enough); the row is then no longer a
+        distribution."""
+        pieces, owner = [], []
+        for i, text in enumerate(texts):
+            for piece in windows(text):
+                pieces.append(piece)
+                owner.append(i)
+        out = np.zeros((len(texts), len(self.classes)))
+        if pieces:
+            probs = self.head(pieces, embed(pieces))
+            rows = np.array(owner, dtype=int)
+            np.maximum.at(out, rows, probs)
+            if NONE in self.classes:
+                k = self.classes.index(NONE)
+                out[:, k] = 1.0
+                np.minimum.at(out[:, k], rows, probs[:, k])
+        return out
 
     def save(self, path: Any) -> None:
         arrays: dict[str, np.ndarray] = {
@@ -142,39 +162,3 @@ def windows(text: str) -> list[str]:
     if current:
         out.append(" ".join(current))
     return out
-
-
-def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """L2-normalised MiniLM embeddings (the process's shared encoder)."""
-    if not texts:
-        return np.zeros((0, EMBEDDING_DIM))
-    from socialsim.embeddings import encoder
-
-    return encoder().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                            show_progress_bar=False, convert_to_numpy=True)
-
-
-class Scorer:
-    """Class probabilities of one model file for any texts, long ones in windows."""
-
-    def __init__(self, model: RiskModel) -> None:
-        self.model = model
-
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text. A long text gets, per positive class, the maximum over its windows, and for ``none``
-        the minimum (so that one risky window is enough); the row is then no longer a distribution."""
-        pieces, owner = [], []
-        for i, text in enumerate(texts):
-            for piece in windows(text):
-                pieces.append(piece)
-                owner.append(i)
-        out = np.zeros((len(texts), len(self.model.classes)))
-        if pieces:
-            probs = self.model.head(pieces, embed(pieces))
-            rows = np.array(owner, dtype=int)
-            np.maximum.at(out, rows, probs)
-            if NONE in self.model.classes:
-                k = self.model.classes.index(NONE)
-                out[:, k] = 1.0
-                np.minimum.at(out[:, k], rows, probs[:, k])
-        return out

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from socialsim import __version__
+from socialsim.embeddings import embed
 from socialsim.safety.kinds import RISK_KINDS
-from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, embed, learned_kinds
+from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, learned_kinds
 from socialsim.safety.lexicon import lexicon
 from socialsim.safety.probes import ADDRESSES, NONE, Probe, reply_probes, risk_probes
 
@@ -74,7 +75,8 @@ def _worst_kind_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...
     (by the lexicon, or by the learned layer with :func:`learned_kinds`)."""
     risky = 1.0 - probs[:, classes.index(NONE)]
     lex = {c: np.array([c in hits for hits in lexical]) for c in classes if c != NONE and (y == classes.index(c)).any()}
-    share = {c: np.array([c in learned_kinds(row, classes, 0.0) for row in probs]) for c in lex}
+    kinds = [learned_kinds(row, classes, 0.0) for row in probs]  # what each text would be flagged as, if flagged
+    share = {c: np.array([c in k for k in kinds]) for c in lex}
 
     def lowest(t: float) -> float:
         return min(float((lex[c] | ((risky >= t) & share[c]))[y == classes.index(c)].mean()) for c in lex)
@@ -100,6 +102,7 @@ def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexic
     if NONE in classes and len(classes) > 2:
         truth = y != classes.index(NONE)
         lex = np.array([bool(hits) for hits in lexical])
+
         def flags(t: float) -> np.ndarray:
             return lex | (1.0 - probs[:, classes.index(NONE)] >= t)
 
@@ -119,9 +122,8 @@ def _lexicon_hits(what: str, probes: Sequence[Probe]) -> list[set[str]]:
     return [{ADDRESSES} if lex.reply_kinds(p.text) else set() for p in probes]
 
 
-def train(what: str, options: Options, log: Callable[[str], None] = print) -> tuple[RiskModel, np.ndarray]:
-    """The model fitted on the whole train split, with cross-validated thresholds; and the out-of-fold
-    probabilities they were set on."""
+def train(what: str, options: Options, log: Callable[[str], None] = print) -> RiskModel:
+    """The model fitted on the whole train split, with thresholds set on out-of-fold probabilities."""
     probes = risk_probes("train") if what == "risk" else reply_probes("train")
     classes = (NONE, *RISK_KINDS) if what == "risk" else (NONE, ADDRESSES)
     texts = [p.text for p in probes]
@@ -146,7 +148,7 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> tu
         for name, c in per.items():
             log(f"{what}: {point} point, {name} threshold {c['threshold']:.3f} (cross-validated recall "
                 f"{c['cv_recall']:.3f}, precision {c['cv_precision']:.3f})")
-    return model, oof
+    return model
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--c", type=float, default=Options.c, help="inverse L2 strength of the regression")
     args = parser.parse_args(argv)
     for what in (["risk", "reply"] if args.what == "both" else [args.what]):
-        model, _ = train(what, Options(recall=args.recall, c=args.c))
+        model = train(what, Options(recall=args.recall, c=args.c))
         args.out.mkdir(parents=True, exist_ok=True)
         model.save(args.out / f"{what}_model.npz")
         print(f"wrote {args.out / f'{what}_model.npz'}  ({json.dumps(model.meta['cross_validation'])})")
