@@ -1,14 +1,17 @@
 """In-process backend: a GGUF model run by llama-cpp-python (the embedded default).
 
-Every call in flight shares the same forward passes: one llama.cpp context holds ``max_sessions`` sequences, and
-each decode step carries the next token of every generating sequence (continuous batching, see
-:mod:`socialsim.llm.batched`). On a CPU one forward pass of 8 tokens costs far less than 8 passes of one, so
-dialogues in flight add throughput instead of splitting the cores.
+Every call in flight shares forward passes: ``llm.parallel`` llama.cpp contexts (default 2, one thread each on
+two cores) hold ``max_sessions`` sequences between them, and each context's decode step carries the next token of
+every sequence it is generating (continuous batching, see :mod:`socialsim.llm.batched`). On a CPU one forward pass
+of 8 tokens costs far less than 8 passes of one, so dialogues in flight add throughput instead of splitting the
+cores.
 
 KV-cache reuse: each ``ChatRequest.session`` (e.g. ``"dialogue-17/seeker"``) keeps its own sequence, so a role's
-next turn extends its own previous prompt and only the new tokens are evaluated; a new session takes the idle
-sequence sharing the longest prefix with its prompt (a role's system prompt is the same in every dialogue).
-Constrained (JSON schema) generation checks each sequence's grammar last, see :mod:`socialsim.llm.grammar_last`.
+next turn extends its own previous prompt and only the new tokens are evaluated. A new session takes an unused
+sequence, else the least recently used idle one of its role; when another sequence of its context holds a longer
+prefix of its prompt (a role's system prompt is the same in every dialogue), that sequence's KV cache is copied
+in instead of evaluating those tokens again. Constrained (JSON schema) generation checks each sequence's grammar
+last, see :mod:`socialsim.llm.grammar_last`.
 """
 
 import asyncio
