@@ -1,10 +1,11 @@
 """Crisis safety net shared by every stage: risk detection in seeker text and a check that replies address it.
 
-Layers (``detector.py``): the lexicon (``lexicon.yaml``, always on), a learned classifier on MiniLM embeddings
-(``learned.py``, with ``socialsim[embed]``) and an optional LLM (the judge role, async callers only). The persona
-bank flags risky profiles, the supporter is told to address safety from the turn a risk is disclosed (and a safe
-reply is substituted when a model fails to), the corpus filters and reports count unaddressed crisis turns and
-the chatbot answers crisis turns with resources (``prompts/safety/crisis_reply.j2``, lines from the config).
+Layers (``detector.py``): the lexicon (``lexicon.yaml``, always on), a learned classifier on n-grams and a tuned
+MiniLM encoder (``learned.py``, ``tuned.py``, with ``socialsim[embed]``) and an optional LLM (the judge role,
+async callers only). The persona bank flags risky profiles, the supporter is told to address safety from the turn
+a risk is disclosed (and a safe reply is substituted when a model fails to), the corpus filters and reports count
+unaddressed crisis turns and the chatbot answers crisis turns with resources (``prompts/safety/crisis_reply.j2``,
+lines from the config).
 
 Surfaces call :func:`configure` with the root config's ``safety`` section; stages use :func:`default_detector`
 (or are handed a :class:`RiskDetector`). This package imports no stage.

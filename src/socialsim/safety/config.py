@@ -16,7 +16,7 @@ class SafetyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     learned: Literal["auto", "on", "off"] = Field(
-        "auto", description="The learned layer (a classifier on MiniLM embeddings and n-grams): auto = when "
+        "auto", description="The learned layer (a classifier on n-grams and a tuned MiniLM encoder): auto = when "
         "socialsim[embed] is installed, on = required (an error without it), off = the lexicon alone.")
     operating_point: Literal["recall", "balanced"] = Field(
         "recall", description="The learned layer's threshold for the live chat safety net (a person on the other "
@@ -25,8 +25,8 @@ class SafetyConfig(BaseModel):
     corpus_operating_point: Literal["lexicon", "balanced", "recall"] = Field(
         "lexicon", description="The same, for corpus uses (the simulator's supporter check, eval-interactive, "
         "filter, report, web app): lexicon = the lexicon alone (the default: the learned layer's false alarms on "
-        "ordinary conversation would flag half the dialogues of an ordinary corpus, 101 of ESConv test's 195 even "
-        "at balanced; docs/safety.md), balanced or recall = add the learned layer at that point.")
+        "ordinary conversation would flag a third of the dialogues of an ordinary corpus, 72 of ESConv test's 195 "
+        "even at balanced; docs/safety.md), balanced or recall = add the learned layer at that point.")
     llm: bool = Field(
         False, description="Also ask the judge role's model about seeker turns the other layers did not flag "
         "(simulate and eval-interactive only); worth it with a strong model, not with the embedded 135M one.")

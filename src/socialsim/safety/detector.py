@@ -117,7 +117,7 @@ class RiskDetector:
     def describe(self) -> str:
         """One line for reports and filter tables: which layers ran."""
         if self.learned:
-            text = "lexicon + learned layer (MiniLM and n-gram classifier)"
+            text = "lexicon + learned layer (tuned MiniLM and n-gram classifier)"
         elif self.operating_point == "lexicon":
             text = ("lexicon only (safety.corpus_operating_point: lexicon; balanced or recall add the learned layer, "
                     "which catches indirect phrasings)")

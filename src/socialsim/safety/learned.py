@@ -1,11 +1,14 @@
-"""The learned layer: a small classifier of our own (``data/*.npz``, trained by ``python -m socialsim.safety.train``
+"""The learned layer: small classifiers of our own (``data/*.npz``, trained by ``python -m socialsim.safety.train``
 on the train split of our probe sets).
 
-Features: the all-MiniLM-L6-v2 sentence embedding (meaning: "I bought a rope today" is near other plans) next to
-word and character n-gram TF-IDF (surface cues an embedding blurs: "my feet are killing me" is an idiom, "kms" and
-"unalive" are shorthand); a multinomial logistic regression over both. A model file holds the n-gram vocabularies
-and IDF weights, the linear head and its thresholds, so scoring needs no training data. Needs ``socialsim[embed]``
-(torch and sentence-transformers for the encoder, scikit-learn for the n-grams).
+A multinomial logistic regression over word and character n-gram TF-IDF (surface cues an embedding blurs: "my feet
+are killing me" is an idiom, "kms" and "unalive" are shorthand), for the reply model next to the all-MiniLM-L6-v2
+sentence embedding (meaning). The risk model replaces that frozen embedding with an encoder fine-tuned on the probe
+set (:mod:`socialsim.safety.tuned`: "I took my prescription to the pharmacy" is no longer near "I took all my
+pills") and its own head; the two heads' probabilities are combined by their geometric mean. A model file holds
+the n-gram vocabularies and IDF weights, the heads, the encoder's weight updates and the thresholds, so scoring
+needs no training data. Needs ``socialsim[embed]`` (torch and sentence-transformers for the encoder, scikit-learn
+for the n-grams).
 """
 
 import hashlib
@@ -21,6 +24,7 @@ import numpy as np
 
 from socialsim.embeddings import embed
 from socialsim.safety.probes import NONE
+from socialsim.safety.tuned import TunedEncoder
 
 MAX_WORDS = 80  # longer texts (persona source posts) are scored in sentence windows, the maximum kept
 WINDOW_WORDS = 20  # short windows: one crisis sentence is not diluted by the ordinary ones around it
@@ -59,7 +63,8 @@ class NgramVocabulary:
 
 @dataclass
 class RiskModel:
-    """A linear head over [embedding, n-gram TF-IDF] with thresholds per operating point.
+    """A linear head over [embedding, n-gram TF-IDF] (or the n-grams alone, when the model has a ``tuned``
+    encoder of its own) with thresholds per operating point.
 
     ``thresholds[point][name]``: the probability from which ``name`` is flagged, where ``name`` is a positive class
     or ``"any"`` (1 - P(none), for the risk model). ``point`` is ``recall`` (set for recall by cross-validation) or
@@ -67,32 +72,45 @@ class RiskModel:
     """
 
     classes: tuple[str, ...]
-    weights: np.ndarray  # (384 embedding dimensions + n-gram terms, len(classes))
+    weights: np.ndarray  # (embedding dimensions (384, or 0 with a tuned encoder) + n-gram terms, len(classes))
     bias: np.ndarray
     ngrams: list[NgramVocabulary]
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    tuned: TunedEncoder | None = None
 
     def __post_init__(self) -> None:
         self._vectorizers: list[Any] | None = None
 
-    def features(self, texts: Sequence[str], embeddings: np.ndarray) -> Any:
-        """The design matrix (sparse): L2-normalised embeddings, then each n-gram block."""
+    @property
+    def embedding_dims(self) -> int:
+        """How many leading rows of ``weights`` read the frozen embedding (0: the head reads n-grams only)."""
+        return self.weights.shape[0] - sum(len(v.terms) for v in self.ngrams)
+
+    def features(self, texts: Sequence[str], embeddings: np.ndarray | None) -> Any:
+        """The design matrix (sparse): L2-normalised embeddings (when the head reads them), then each n-gram block."""
         import scipy.sparse as sp
 
         if self._vectorizers is None:
             self._vectorizers = [v.vectorizer() for v in self.ngrams]
-        blocks = [sp.csr_matrix(embeddings.astype(np.float64))]
+        blocks = [sp.csr_matrix(embeddings.astype(np.float64))] if embeddings is not None else []
         blocks += [vec.transform(list(texts)) for vec in self._vectorizers]
         return sp.hstack(blocks, format="csr")
 
-    def head(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        """Class probabilities (softmax), one row per text."""
-        z = np.asarray(self.features(texts, embeddings) @ self.weights) + self.bias
+    def head(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
+        """The linear head's class probabilities (softmax), one row per text."""
+        z = np.asarray(self.features(texts, embeddings if self.embedding_dims else None) @ self.weights) + self.bias
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return p / p.sum(axis=1, keepdims=True)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities of short texts: the linear head, combined with the tuned encoder's head when there
+        is one (normalised geometric mean: both must agree for a confident answer)."""
+        if self.tuned is None:
+            return self.head(texts, embed(texts))
+        return combine(self.head(texts, None), self.tuned.head(self.tuned.embed(texts)))
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, long texts in windows. A long text gets, per positive class, the maximum over its
@@ -105,7 +123,7 @@ class RiskModel:
                 owner.append(i)
         out = np.zeros((len(texts), len(self.classes)))
         if pieces:
-            probs = self.head(pieces, embed(pieces))
+            probs = self.scores(pieces)
             rows = np.array(owner, dtype=int)
             np.maximum.at(out, rows, probs)
             if NONE in self.classes:
@@ -123,6 +141,8 @@ class RiskModel:
         for v in self.ngrams:
             arrays[f"terms.{v.kind}"] = np.array(v.terms)
             arrays[f"idf.{v.kind}"] = v.idf.astype(np.float32)
+        if self.tuned is not None:
+            arrays.update(self.tuned.arrays())
         with open(path, "wb") as handle:
             np.savez_compressed(handle, **arrays)
 
@@ -135,7 +155,16 @@ def load_model(name: str) -> RiskModel:
                                   data[f"idf.{kind}"].astype(np.float64)) for kind in data["ngrams"]]
         return RiskModel(tuple(str(c) for c in data["classes"]), data["weights"].astype(np.float64),
                          data["bias"].astype(np.float64), ngrams, json.loads(str(data["thresholds"])),
-                         json.loads(str(data["meta"])), hashlib.sha256(raw).hexdigest()[:12])
+                         json.loads(str(data["meta"])), hashlib.sha256(raw).hexdigest()[:12],
+                         TunedEncoder.from_arrays(data))
+
+
+def combine(*probabilities: np.ndarray) -> np.ndarray:
+    """The normalised geometric mean of several models' class probabilities (rows: texts)."""
+    log = np.mean([np.log(np.clip(p, 1e-12, 1.0)) for p in probabilities], axis=0)
+    log -= log.max(axis=1, keepdims=True)
+    p = np.exp(log)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def learned_kinds(row: np.ndarray, classes: tuple[str, ...], threshold: float) -> list[str]:
