@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,12 +37,13 @@ def encoder():  # -> sentence_transformers.SentenceTransformer (imported lazily:
     return SentenceTransformer(str(get_model_path()), device="cpu")
 
 
-def embed(texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-    """L2-normalised embeddings, one row per text (so a dot product is the cosine similarity)."""
+def embed(texts: Sequence[str], batch_size: int = 64, show_progress: bool = False, model: Any = None) -> np.ndarray:
+    """L2-normalised embeddings, one row per text (so a dot product is the cosine similarity); ``model`` is another
+    SentenceTransformer of the same shape (the safety net's tuned copy), else the shared encoder."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    return encoder().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                            show_progress_bar=show_progress, convert_to_numpy=True)
+    return (model or encoder()).encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                       show_progress_bar=show_progress, convert_to_numpy=True)
 
 
 MODEL_KEY = "all-MiniLM-L6-v2"

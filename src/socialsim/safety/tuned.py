@@ -2,7 +2,7 @@
 
 A frozen sentence embedding places "I took my prescription to the pharmacy" near "I took all my pills"; tuning the
 encoder itself on the train split moves them apart. Only the low-rank weight updates (LoRA, trained with ``peft``)
-and the head are shipped (about 1 MB in ``risk_model.npz``); at load they are added into a private copy of the
+and the head are shipped (1.4 MB of the 2.1 MB ``risk_model.npz``); at load they are added into a private copy of the
 base encoder, so scoring needs no ``peft``, and costs one encoder pass, as the frozen embedding did.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from socialsim.embeddings import encoder
+from socialsim.embeddings import embed, encoder
 
 LOGIT_SCALE = 20.0  # the head sees cosine-scaled embeddings (unit length) times this
 
@@ -53,11 +53,8 @@ class TunedEncoder:
             self._model = model.eval()
         return self._model
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.head_weights.shape[0]), dtype=np.float32)
-        return self.model().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                   show_progress_bar=False, convert_to_numpy=True)
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return embed(texts, model=self.model())
 
     def head(self, vectors: np.ndarray) -> np.ndarray:
         z = vectors.astype(np.float64) @ self.head_weights + self.head_bias
