@@ -100,10 +100,10 @@ class RiskModel:
 
     def head(self, texts: Sequence[str], embeddings: np.ndarray | None) -> np.ndarray:
         """The linear head's class probabilities (softmax), one row per text."""
-        z = np.asarray(self.features(texts, embeddings if self.embedding_dims else None) @ self.weights) + self.bias
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(np.asarray(self.features(texts, embeddings if self.embedding_dims else None) @ self.weights)
+                       + self.bias, axis=1)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities of short texts: the linear head, combined with the tuned encoder's head when there
@@ -161,10 +161,9 @@ def load_model(name: str) -> RiskModel:
 
 def combine(*probabilities: np.ndarray) -> np.ndarray:
     """The normalised geometric mean of several models' class probabilities (rows: texts)."""
-    log = np.mean([np.log(np.clip(p, 1e-12, 1.0)) for p in probabilities], axis=0)
-    log -= log.max(axis=1, keepdims=True)
-    p = np.exp(log)
-    return p / p.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    return softmax(np.mean([np.log(np.clip(p, 1e-12, 1.0)) for p in probabilities], axis=0), axis=1)
 
 
 def learned_kinds(row: np.ndarray, classes: tuple[str, ...], threshold: float) -> list[str]:

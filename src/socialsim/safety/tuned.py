@@ -57,10 +57,9 @@ class TunedEncoder:
         return embed(texts, model=self.model())
 
     def head(self, vectors: np.ndarray) -> np.ndarray:
-        z = vectors.astype(np.float64) @ self.head_weights + self.head_bias
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(vectors.astype(np.float64) @ self.head_weights + self.head_bias, axis=1)
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {"tuned.head.weights": self.head_weights.astype(np.float32),
