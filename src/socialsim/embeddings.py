@@ -42,8 +42,9 @@ def embed(texts: Sequence[str], batch_size: int = 64, show_progress: bool = Fals
     SentenceTransformer of the same shape (the safety net's tuned copy), else the shared encoder."""
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
-    return (model or encoder()).encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                       show_progress_bar=show_progress, convert_to_numpy=True)
+    model = model if model is not None else encoder()
+    return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                        show_progress_bar=show_progress, convert_to_numpy=True)
 
 
 MODEL_KEY = "all-MiniLM-L6-v2"

@@ -94,7 +94,7 @@ def tune(texts: Sequence[str], y: np.ndarray, n_classes: int, options: TuningOpt
     transformer.auto_model = lora
     params = [p for p in lora.parameters() if p.requires_grad] + list(head.parameters())
     optimizer = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=0.01)
-    steps = options.epochs * -(-len(y) // options.batch_size)
+    steps = options.epochs * -(-len(y) // options.batch_size)  # _batches gives ceil(n / size) per epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=options.learning_rate, total_steps=steps,
                                                    pct_start=0.1)
     weight = torch.tensor(len(y) / (n_classes * np.bincount(y, minlength=n_classes).clip(min=1)),
