@@ -1,7 +1,6 @@
 """The simulator on the real embedded model (tiny runs), through the command line a user types."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -29,7 +28,8 @@ def test_real_model_run_killed_mid_run_resumes_to_complete_dialogues(tmp_path):
     deadline = time.time() + 800
     while proc.poll() is None and time.time() < deadline and not (corpus.exists() and corpus.stat().st_size):
         time.sleep(0.5)
-    os.kill(proc.pid, signal.SIGKILL)  # after the first dialogue, while the second is in flight
+    assert proc.poll() is None, f"the run ended (exit {proc.returncode}) before it could be killed mid-run"
+    proc.send_signal(signal.SIGKILL)  # after the first dialogue, while the second is in flight
     proc.wait()
     first = corpus.read_text().splitlines()
     assert len(first) == 1
