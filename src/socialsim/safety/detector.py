@@ -156,17 +156,17 @@ class RiskDetector:
         lexical = [self.lexicon.kinds(t) for t in texts]
         if not self.learned:
             return [RiskResult(tuple(k), 1.0 if k else 0.0, {}, ("lexicon",) if k else ()) for k in lexical]
-        from socialsim.safety.learned import ANY, learned_kinds
+        from socialsim.safety.learned import learned_kinds
         from socialsim.safety.probes import NONE
 
         model = self._models()[0]
         probs = model.probabilities(texts)
         classes = model.classes
-        threshold = self._thresholds(model)[ANY]
+        thresholds = self._thresholds(model)
         out = []
         for lex, row in zip(lexical, probs, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True) if c in RISK_KINDS}
-            learned = learned_kinds(row, classes, threshold)
+            learned = learned_kinds(row, classes, thresholds)
             kinds = tuple(k for k in RISK_KINDS if k in lex or k in learned)
             layers = tuple(name for name, hit in (("lexicon", lex), ("learned", learned)) if hit)
             score = 1.0 if lex else round(1.0 - float(row[classes.index(NONE)]), 4)

