@@ -50,8 +50,8 @@ def layered():
 def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
     probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
     assert len(probes) >= 150
-    # 0.500 measured on all seven batches (0.667 on the first four, 0.786 on the first three): the sixth batch's
-    # shorthand and typos are harder, and the patterns come from train-split misses only
+    # 0.483 measured on all eight batches (0.500 on seven, 0.667 on the first four, 0.786 on the first three): the
+    # later batches' shorthand and typos are harder, and the patterns come from train-split misses only
     assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.45
 
 
@@ -60,14 +60,21 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     for phrasing in ("idiom", "grief", "injury", "cutting_back", "denial"):
         group = [p.text for p in negatives if p.phrasing == phrasing]
         assert len(group) >= 25, phrasing
-        # measured: 2.8%, 3.9%, 2.9%, 2.5% and 20.6% (102 denials: "I'm not hurting myself" is blanked, "my
-        # therapist asked if I have urges to self harm, I honestly don't" and past crises told as over are not)
+        # measured on eight batches: 2.3%, 3.9%, 2.2%, 3.2% and 13.6% (103 denials: "I'm not hurting myself", "my
+        # GP asked if I'd thought about ending my life and I said no" are blanked, "i dont want to die, i just
+        # hate school" is not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
-    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 46 of 1,694
+    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 45 of 2,189
     # Denials are blanked, the risk said next to one is not.
     assert LEXICON.kinds("I'm not going to hurt myself, I just need to vent") == []
     assert LEXICON.kinds("I'm not going to kill myself but I really want to cut") == ["self_harm"]
     assert LEXICON.kinds("I can't stop hurting myself") == ["self_harm"]
+    # A quoted question answered no, and a past crisis told as over, are blanked; one that is back is not.
+    assert LEXICON.kinds("My nurse asked whether I'd had thoughts of suicide and I said no") == []
+    assert LEXICON.kinds("my nurse asked whether I'd had thoughts of suicide and honestly yes, every day") == [
+        "suicidal_ideation"]
+    assert LEXICON.kinds("I used to cut myself at uni but I've been clean for six years") == []
+    assert LEXICON.kinds("I used to cut myself at uni and now the urges are back") == ["self_harm"]
     # An injury's harmless cause is blanked, unless it was on purpose.
     assert LEXICON.kinds("I burned my arm on the oven door") == []
     assert LEXICON.kinds("I burned my wrist on the oven door on purpose") == ["self_harm"]
