@@ -229,8 +229,8 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         detector = default_detector()
         assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
-        # 5.1% measured (56 of 1,106, eighth batch included); the seven-batch model flagged 5.0% of the same
-        # messages at a recall of 0.934 against 0.957 now
+        # 5.1% measured (56 of 1,106, eighth batch included); the seven-batch model flags 4.5% of the same
+        # messages with the same lexicon, at a probe-set recall of 0.934 against 0.957 now
         assert mean(r.flagged for r in detector.score(conversation)) <= 0.06
     finally:
         configure(SafetyConfig())
