@@ -212,8 +212,8 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
 def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
     """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
     ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
-    ordinary-conversation messages stay unflagged (the recall point flags about 40% of the latter:
-    docs/safety.md)."""
+    ordinary-conversation messages stay almost all unflagged (the recall point flags 10.4% of the latter, 115 of
+    1,106; the seven-batch model 9.5%)."""
     from socialsim.safety import default_detector
 
     configure(SafetyConfig(learned="on", cache=False))
