@@ -50,8 +50,8 @@ def layered():
 def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
     probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
     assert len(probes) >= 150
-    # 0.483 measured on all eight batches (0.500 on seven, 0.667 on the first four, 0.786 on the first three): the
-    # later batches' shorthand and typos are harder, and the patterns come from train-split misses only
+    # 0.466 measured on all nine batches (0.483 on eight, 0.500 on seven, 0.667 on the first four, 0.786 on the
+    # first three): the later batches' shorthand and typos are harder, and the patterns come from train-split misses
     assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.45
 
 
@@ -60,11 +60,11 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     for phrasing in ("idiom", "grief", "injury", "cutting_back", "denial"):
         group = [p.text for p in negatives if p.phrasing == phrasing]
         assert len(group) >= 25, phrasing
-        # measured on eight batches: 2.3%, 3.9%, 2.2%, 3.2% and 13.6% (103 denials: "I'm not hurting myself", "my
+        # measured on nine batches: 2.3%, 4.0%, 2.2%, 3.2% and 15.8% (146 denials: "I'm not hurting myself", "my
         # GP asked if I'd thought about ending my life and I said no" are blanked, "i dont want to die, i just
         # hate school" is not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
-    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 45 of 2,189
+    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 60 of 2,553
     # Denials are blanked, the risk said next to one is not.
     assert LEXICON.kinds("I'm not going to hurt myself, I just need to vent") == []
     assert LEXICON.kinds("I'm not going to kill myself but I really want to cut") == ["self_harm"]
@@ -75,6 +75,9 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
         "suicidal_ideation"]
     assert LEXICON.kinds("I used to cut myself at uni but I've been clean for six years") == []
     assert LEXICON.kinds("I used to cut myself at uni and now the urges are back") == ["self_harm"]
+    assert LEXICON.kinds("Am I having thoughts of ending my life? No, I just want the noise to stop") == []
+    assert LEXICON.kinds("I wouldn't hurt myself, my kids need me") == []
+    assert LEXICON.kinds("I've never hurt myself like this before, there's blood everywhere") == ["self_harm"]
     # An injury's harmless cause is blanked, unless it was on purpose.
     assert LEXICON.kinds("I burned my arm on the oven door") == []
     assert LEXICON.kinds("I burned my wrist on the oven door on purpose") == ["self_harm"]
@@ -212,8 +215,8 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
 def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
     """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
     ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
-    ordinary-conversation messages stay almost all unflagged (the recall point flags 10.4% of the latter, 115 of
-    1,106; the seven-batch model 9.5%)."""
+    ordinary-conversation messages stay almost all unflagged (the recall point flags 10.6% of the latter, 141 of
+    1,327)."""
     from socialsim.safety import default_detector
 
     configure(SafetyConfig(learned="on", cache=False))
@@ -229,9 +232,9 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         detector = default_detector()
         assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
-        # 5.1% measured (56 of 1,106, eighth batch included); the seven-batch model flags 4.5% of the same
-        # messages with the same lexicon, at a probe-set recall of 0.934 against 0.957 now
-        assert mean(r.flagged for r in detector.score(conversation)) <= 0.06
+        # 5.95% measured (79 of 1,327, ninth batch included; the eight-batch model flags 6.2% of the same messages
+        # with the same lexicon); the bound leaves a few messages' room for other CPUs' rounding near a threshold
+        assert mean(r.flagged for r in detector.score(conversation)) <= 0.065
     finally:
         configure(SafetyConfig())
 
