@@ -7,7 +7,8 @@ on one thread (on a loaded machine llama.cpp's 2-thread passes collapse; the rat
 engine (the ref's ``socialsim/llm/batched.py`` loaded from git, then this tree's) (aN) raw decode of N sequences
 through it and (bN) the simulator with N dialogues in flight on it (``bench_simulation.simulate``: same profiles,
 ``stop_on_repeat=false``, no cache), with the process's CPU seconds per generated token. Prints every run and
-the best of each row (the machine is shared: best of N, ratios within the run).
+the best of each row (the machine is shared: best of N, ratios within the run). Every run is a fresh process
+(``bench_simulation.isolated``: libgomp's throttling would otherwise carry over from one run to the next).
 """
 
 import argparse
@@ -23,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_simulation
-from bench_simulation import raw_batched, raw_decode, simulate
+from bench_simulation import isolated, raw_batched, raw_decode, simulate
 
 import socialsim.llm.batched as current
 
@@ -44,6 +45,19 @@ def engine_of(ref: str) -> Any:
     return module.BatchedLlama
 
 
+def engine_run(ref: str | None, what: str, *args: Any) -> Any:
+    """In a fresh process: put ``ref``'s engine in place (None: this tree's), then run ``raw_batched`` ("raw")
+    or ``simulate`` ("sim", with the process's CPU ms per generated token, model load included)."""
+    if ref is not None:
+        current.BatchedLlama = bench_simulation.BatchedLlama = engine_of(ref)  # raw_batched's and the backend's
+    if what == "raw":
+        return raw_batched(*args)
+    cpu = time.process_time()
+    row = asyncio.run(simulate(*args))
+    row["cpu_ms_per_token"] = 1000 * (time.process_time() - cpu) / row["completion_tokens"]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default="main", help="git ref of the baseline engine")
@@ -53,8 +67,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=min(8, os.cpu_count() or 1))
     args = parser.parse_args()
     n, threads = args.in_flight, args.threads
-    engines = {args.ref: engine_of(args.ref), "this tree": current.BatchedLlama}
-    original = current.BatchedLlama
+    engines = {args.ref: args.ref, "this tree": None}
     runs: dict[str, list[float]] = {}
     load = [os.getloadavg()[0]]
     tmp = Path(tempfile.mkdtemp(prefix="bench_ab_"))
@@ -63,22 +76,16 @@ def main() -> None:
         runs.setdefault(key, []).append(round(value, 1))
         print(f"{time.strftime('%H:%M:%S')} {key}: {value:.1f} (load {os.getloadavg()[0]:.2f})", flush=True)
 
-    try:
-        for r in range(args.repeats):
-            record("(a)", raw_decode(threads))
-            record("(a1)", raw_decode(1))
-            for name, engine in engines.items():
-                current.BatchedLlama = bench_simulation.BatchedLlama = engine  # raw_batched's and the backend's
-                record(f"(a{n}) {name}", raw_batched(threads, min(2, threads), n))
-                cpu = time.process_time()
-                row = asyncio.run(simulate(args.turns, n, n, tmp / f"{name}-{r}", threads))
-                record(f"(b{n}) {name}", row["tokens_per_s"])
-                # CPU of the whole process (model load included) per generated token: what the load cannot skew
-                cpu = 1000 * (time.process_time() - cpu) / row["completion_tokens"]
-                record(f"(b{n}) {name}, CPU ms per token", cpu)
-                print(f"    {row}", flush=True)
-    finally:
-        current.BatchedLlama = bench_simulation.BatchedLlama = original
+    for r in range(args.repeats):
+        record("(a)", isolated(raw_decode, threads))
+        record("(a1)", isolated(raw_decode, 1))
+        for name, ref in engines.items():
+            record(f"(a{n}) {name}", isolated(engine_run, ref, "raw", threads, min(2, threads), n))
+            row = isolated(engine_run, ref, "sim", args.turns, n, n, tmp / f"{name}-{r}", threads)
+            record(f"(b{n}) {name}", row["tokens_per_s"])
+            # CPU of the whole process (model load included) per generated token: what the load cannot skew
+            record(f"(b{n}) {name}, CPU ms per token", row["cpu_ms_per_token"])
+            print(f"    {row}", flush=True)
     load.append(os.getloadavg()[0])
     a = max(runs["(a)"] + runs["(a1)"])
     print(f"\nload average {load[0]:.2f} at the start, {load[1]:.2f} at the end; {threads} threads; "

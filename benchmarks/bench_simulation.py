@@ -18,6 +18,10 @@ Rows of the table it prints (generated tokens/s, with the output lengths behind 
   built from the same vendored source with the same flags, ``--parallel 2N`` slots, one per dialogue role,
   pinned with ``id_slot``, prompt caching) and the OpenAI-compatible backend.
 
+Every row runs in a fresh process of its own: libgomp (llama.cpp's OpenMP) throttles its spin-waits for good once
+two threads of one process have each led a team of several threads, which halves the speed of every later
+multi-threaded pass (BENCHMARKS.md); a user's process never decodes outside the engine, so neither may a row.
+
 Then the cost table of item 3 (per N-turn dialogue of (bN): prompt tokens sent, completion tokens, and the share
 of prompt tokens that repeat the same role's previous prompt as an exact prefix) and the targets, met or not.
 """
@@ -25,10 +29,13 @@ of prompt tokens that repeat the same role's previous prompt as an exact prefix)
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +48,24 @@ from peer_loop import peer_dialogue
 from socialsim.config import SocialsimConfig
 from socialsim.corpus.readers import read_corpus
 from socialsim.llm.batched import BatchedLlama
+from socialsim.llm.config import LlamaCppSettings
 from socialsim.llm.embedded import embedded_model_path
 from socialsim.personas.bank import read_bank
 from socialsim.simulation.runner import simulate_corpus
 
 PROFILES = Path(__file__).parent / "data" / "bench_profiles.jsonl"
 TARGETS = {"lone": 0.75, "batched": 1.5, "vs_peer": 8.0, "prefix_share": 0.90}
+
+
+def isolated(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a fresh process (see the module docstring); a coroutine function is run to completion."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_call, fn, *args).result()
+
+
+def _call(fn: Callable[..., Any], *args: Any) -> Any:
+    result = fn(*args)
+    return asyncio.run(result) if asyncio.iscoroutine(result) else result
 
 
 def raw_decode(n_threads: int, tokens: int = 200) -> float:
@@ -93,9 +112,11 @@ def raw_batched(n_threads: int, parallel: int, sequences: int, tokens: int = 200
 
 
 def bench_config(turns: int, in_flight: int, extra_llm: dict[str, Any] | None = None) -> SocialsimConfig:
-    # Repeats are kept, not ended on: every dialogue runs its full length.
+    # Repeats are kept, not ended on: every dialogue runs its full length. Sequences: the default, or one per
+    # dialogue role in flight when that is more.
+    sessions = max(LlamaCppSettings.model_fields["max_sessions"].default, 2 * in_flight)
     return SocialsimConfig.model_validate({
-        "llm": {"n_ctx": 4096, "max_sessions": max(2, 2 * in_flight), **(extra_llm or {})},
+        "llm": {"n_ctx": 4096, "max_sessions": sessions, **(extra_llm or {})},
         "simulation": {"max_turns": turns, "min_turns": turns, "stop_on_repeat": False, "in_flight": in_flight},
         "cache": {"enabled": False}})
 
@@ -199,17 +220,17 @@ def main() -> None:
         rows[key] = row
         print(f"{key}: {row}", flush=True)
 
-    a_runs = [raw_decode(threads), raw_decode(threads)]
-    show("a1", round(raw_decode(1), 1))
-    show("pp", round(prompt_eval(threads), 1))
-    show(f"a{n}", round(raw_batched(threads, parallel, n), 1))
-    show("b1", asyncio.run(simulate(args.turns, 1, 1, Path(tmp.name) / "b1", threads)))
-    show(f"b{n}", asyncio.run(simulate(args.turns, args.dialogues or n, n, Path(tmp.name) / f"b{n}", threads)))
-    show("c", peer(args.turns, args.peer_dialogues, threads))
+    a_runs = [isolated(raw_decode, threads), isolated(raw_decode, threads)]
+    show("a1", round(isolated(raw_decode, 1), 1))
+    show("pp", round(isolated(prompt_eval, threads), 1))
+    show(f"a{n}", round(isolated(raw_batched, threads, parallel, n), 1))
+    show("b1", isolated(simulate, args.turns, 1, 1, Path(tmp.name) / "b1", threads))
+    show(f"b{n}", isolated(simulate, args.turns, args.dialogues or n, n, Path(tmp.name) / f"b{n}", threads))
+    show("c", isolated(peer, args.turns, args.peer_dialogues, threads))
     if args.llama_server:
-        show(f"s{n}", asyncio.run(via_server(args.llama_server, args.turns, args.dialogues or n, n,
-                                             Path(tmp.name) / f"s{n}", threads)))
-    a_runs += [raw_decode(threads), raw_decode(threads)]
+        show(f"s{n}", isolated(via_server, args.llama_server, args.turns, args.dialogues or n, n,
+                               Path(tmp.name) / f"s{n}", threads))
+    a_runs += [isolated(raw_decode, threads), isolated(raw_decode, threads)]
     a = max(a_runs)
     rows["a"], rows["a_runs"] = round(a, 1), [round(x, 1) for x in a_runs]
     load.append(os.getloadavg()[0])

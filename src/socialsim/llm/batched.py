@@ -37,6 +37,7 @@ from llama_cpp import Llama, llama_chat_format
 
 from socialsim.llm.grammar_last import GrammarLastSampler
 from socialsim.llm.prefix import PrefixTracker, common_prefix
+from socialsim.llm.thread_lending import ThreadChoice
 
 
 class _Captured(Exception):
@@ -190,6 +191,8 @@ class _Context:
         self.borrowed = 0  # prompt tokens copied from another sequence's cache instead of evaluated
         self.error: BaseException | None = None
         self._on_finish: Callable[[_Context], None] = lambda _: None
+        self._share = self._threads = n_threads
+        self._lending: Callable[[], ThreadChoice | None] = lambda: None  # set by the pool (its first context)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -307,10 +310,18 @@ class _Context:
                 ready.append(job)
         self.steps += 1
         self.step_tokens += batch.n
+        choice = self._lending()
+        threads = choice.pick() if choice is not None else self._share
+        if threads != self._threads:
+            llama_cpp.llama_set_n_threads(self._ctx, threads, threads)
+            self._threads = threads
         batch.struct.n_tokens = batch.n
+        start = time.perf_counter()
         code = llama_cpp.llama_decode(self._ctx, batch.struct)
         if code != 0:
             raise RuntimeError(f"llama_decode returned {code}")
+        if choice is not None and batch.n == 1:
+            choice.record(threads, time.perf_counter() - start)
         for job in ready:
             self._sample(job, active)
 
@@ -351,8 +362,9 @@ class BatchedLlama:
 
     ``n_contexts`` contexts (each with ``n_slots // n_contexts`` sequences and ``n_threads // n_contexts``
     threads) decode side by side: on a CPU, independent single-thread forward passes avoid the synchronisation
-    of one pass split over threads. A session stays on the context that holds its cache; a new one goes to the
-    least loaded context.
+    of one pass split over threads. While the others are idle, the first context may decode on every thread
+    (:mod:`socialsim.llm.thread_lending`): a lone dialogue's calls come one after another, and a new session goes
+    to the first of the least loaded contexts. A session stays on the context that holds its cache.
     """
 
     def __init__(self, llama: Llama, n_slots: int, n_ctx_per_slot: int, n_threads: int, n_contexts: int = 1,
@@ -361,6 +373,8 @@ class BatchedLlama:
         self.n_ctx_per_slot = n_ctx_per_slot
         n_contexts = max(1, min(n_contexts, n_slots))
         threads = max(1, n_threads // n_contexts)
+        # Lending needs idle cores to lend and must leave the other contexts without OpenMP teams of their own.
+        self._choice = ThreadChoice((threads, n_threads)) if threads == 1 < n_threads and n_contexts > 1 else None
         self._lock = threading.Lock()  # guards the Llama object (tokenizer, grammar, samplers) and the routing
         self._contexts: list[_Context] = []
         try:
@@ -372,6 +386,7 @@ class BatchedLlama:
         except BaseException:
             self.close()
             raise
+        self._contexts[0]._lending = self._lending
         self._handler = (llama.chat_handler or llama._chat_handlers.get(llama.chat_format)
                          or llama_chat_format.get_chat_completion_handler(llama.chat_format))
         self._grammars: dict[str, Any] = {}
@@ -408,6 +423,13 @@ class BatchedLlama:
             context.load += 1
         context.put(job)
         return future
+
+    def _lending(self) -> ThreadChoice | None:
+        """The first context's thread choice while the others have no call (their loads are read without the lock:
+        a stale one only costs one pass with too many or too few threads)."""
+        if self._choice is not None and all(c.load == 0 for c in self._contexts[1:]):
+            return self._choice
+        return None
 
     def _finished(self, context: _Context) -> None:
         with self._lock:

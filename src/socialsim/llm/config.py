@@ -49,7 +49,8 @@ class LlamaCppSettings(BackendSettings):
     parallel: int | None = Field(
         None, ge=1, description="Contexts decoding side by side, each with n_threads / parallel threads and "
         "max_sessions / parallel sequences that share its forward passes (unset = 2 on a machine with 2 or more "
-        "cores, else 1).")
+        "cores, else 1). With one thread per context, the first decodes on every thread while the others are idle, "
+        "if its timed passes show that is faster.")
     n_ctx: int = Field(4096, ge=256, description="Context window of one call (one sequence) in tokens.")
     n_gpu_layers: int = Field(0, description="Layers to offload to a GPU (-1 = all).")
     max_sessions: int = Field(
