@@ -28,11 +28,11 @@ class ThreadChoice:
         self._gap = self._next = explore
 
     def pick(self) -> int:
-        untimed = [c for c in self.counts if self.seconds[c] is None]
-        if untimed:
-            return untimed[0]
+        timed = {c: t for c, t in self.seconds.items() if t is not None}
+        if len(timed) < len(self.counts):
+            return next(c for c in self.counts if c not in timed)
         self._picks += 1
-        best = min(self.counts, key=lambda c: self.seconds[c])  # type: ignore[arg-type, return-value]
+        best = min(timed, key=timed.__getitem__)
         if best != self._best:
             self._best, self._gap, self._next = best, self.explore, self._picks + self.explore
         if self._picks < self._next:
@@ -43,5 +43,7 @@ class ThreadChoice:
 
     def record(self, count: int, seconds: float) -> None:
         old = self.seconds[count]
-        in_use = count == self._best and old is not None
-        self.seconds[count] = (1 - self.weight) * old + self.weight * seconds if in_use else seconds  # type: ignore[operator]
+        if old is None or count != self._best:
+            self.seconds[count] = seconds
+        else:
+            self.seconds[count] = (1 - self.weight) * old + self.weight * seconds
