@@ -20,6 +20,8 @@ import ctypes
 import os
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import llama_cpp
 from llama_cpp import Llama
@@ -45,7 +47,8 @@ def decode_speed(llama: Llama, ctx: llama_cpp.llama_context_p, tokens: int) -> f
     return tokens / (time.perf_counter() - start)
 
 
-def in_thread(fn, *args) -> float:  # noqa: ANN001 - a small helper
+def in_thread(fn: Callable[..., float], *args: Any) -> float:
+    """``fn(*args)`` run on a new thread (a leader of its own OpenMP team, as the engine's context threads are)."""
     out: list[float] = []
     worker = threading.Thread(target=lambda: out.append(fn(*args)))
     worker.start()
