@@ -50,9 +50,10 @@ def layered():
 def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
     probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
     assert len(probes) >= 150
-    # 0.466 measured on all nine batches (0.483 on eight, 0.500 on seven, 0.667 on the first four, 0.786 on the
-    # first three): the later batches' shorthand and typos are harder, and the patterns come from train-split misses
-    assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.45
+    # 0.453 measured on all ten batches (0.466 on nine, 0.483 on eight, 0.500 on seven, 0.667 on the first four,
+    # 0.786 on the first three): the later batches' shorthand and typos are harder (the tenth's mostly avoid the
+    # alarm words), and the patterns come from train-split misses
+    assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.43
 
 
 def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_test_split():
@@ -60,11 +61,11 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     for phrasing in ("idiom", "grief", "injury", "cutting_back", "denial"):
         group = [p.text for p in negatives if p.phrasing == phrasing]
         assert len(group) >= 25, phrasing
-        # measured on nine batches: 2.3%, 4.0%, 2.2%, 3.2% and 15.8% (146 denials: "I'm not hurting myself", "my
+        # measured on ten batches: 2.4%, 2.8%, 2.2%, 3.2% and 15.8% (146 denials: "I'm not hurting myself", "my
         # GP asked if I'd thought about ending my life and I said no" are blanked, "i dont want to die, i just
         # hate school" is not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
-    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 60 of 2,553
+    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 66 of 2,833
     # Denials are blanked, the risk said next to one is not.
     assert LEXICON.kinds("I'm not going to hurt myself, I just need to vent") == []
     assert LEXICON.kinds("I'm not going to kill myself but I really want to cut") == ["self_harm"]
@@ -81,6 +82,14 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     # An injury's harmless cause is blanked, unless it was on purpose.
     assert LEXICON.kinds("I burned my arm on the oven door") == []
     assert LEXICON.kinds("I burned my wrist on the oven door on purpose") == ["self_harm"]
+    # Leaving a place, a partner or a lecture is not leaving life; talk about suicide as a topic is not ideation.
+    assert LEXICON.kinds("I won't be around next month, I'm moving to Canada for work") == []
+    assert LEXICON.kinds("I won't be around much longer and I've made my peace with it") == ["suicidal_ideation"]
+    assert LEXICON.kinds("I'm going to end it with my boyfriend tonight") == []
+    assert LEXICON.kinds("I'm going to end it tonight") == ["suicidal_ideation"]
+    assert LEXICON.kinds("I'd happily not wake up for my 9am seminar") == []
+    assert LEXICON.kinds("my dissertation is on suicide rates among nurses") == []
+    assert LEXICON.kinds("thinking about unaliving myself again") == ["suicidal_ideation"]
 
 
 def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
