@@ -224,8 +224,8 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
 def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
     """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
     ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
-    ordinary-conversation messages stay almost all unflagged (the recall point flags 10.6% of the latter, 141 of
-    1,327)."""
+    ordinary-conversation messages stay almost all unflagged (the recall point flags 9.7% of the latter, 139 of
+    1,429)."""
     from socialsim.safety import default_detector
 
     configure(SafetyConfig(learned="on", cache=False))
@@ -241,8 +241,8 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         detector = default_detector()
         assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
-        # 5.95% measured (79 of 1,327, ninth batch included; the eight-batch model flags 6.2% of the same messages
-        # with the same lexicon); the bound leaves a few messages' room for other CPUs' rounding near a threshold
+        # 5.1% measured (73 of 1,429, tenth batch included; 5.95% of 1,327 with the nine-batch model and split);
+        # the bound leaves room for other CPUs' rounding near a threshold
         assert mean(r.flagged for r in detector.score(conversation)) <= 0.065
     finally:
         configure(SafetyConfig())
