@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import llama_cpp
 import numpy as np
 import pytest
 
@@ -85,13 +84,12 @@ def test_a_lone_call_may_run_on_every_thread_and_replies_as_on_one(reference):
     both, and keeps the faster; once the second has a call, each is back to one thread. Threads change speed,
     not replies."""
     eng = BatchedLlama(llama(256), 2, 2048, 2, 2)
-    first, second = eng._contexts
+    second = eng._contexts[1]
     try:
         messages, schema, cap = requests(1)[0]
         mine = submit(eng, 0, messages, schema, cap, 0.0).result()
         timed = eng._choice.seconds
         assert timed[1] is not None and timed[2] is not None  # both counts were tried on this call's passes
-        assert llama_cpp.llama_n_threads(first._ctx) in (1, 2)
         assert mine.text == one_at_a_time(reference, messages, schema, cap, 0.0)["choices"][0]["message"]["content"]
         second.load += 1  # as if a call were queued there: the first no longer borrows its core
         assert eng._lending() is None
