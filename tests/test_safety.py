@@ -50,9 +50,9 @@ def layered():
 def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
     probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
     assert len(probes) >= 150
-    # 0.453 measured on all ten batches (0.466 on nine, 0.483 on eight, 0.500 on seven, 0.667 on the first four,
-    # 0.786 on the first three): the later batches' shorthand and typos are harder (the tenth's mostly avoid the
-    # alarm words), and the patterns come from train-split misses
+    # 0.450 measured on all eleven batches (0.453 on ten, 0.466 on nine, 0.483 on eight, 0.500 on seven, 0.667 on
+    # the first four, 0.786 on the first three): the later batches' shorthand and typos are harder (the tenth's
+    # and eleventh's mostly avoid the alarm words), and the patterns come from train-split misses
     assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.43
 
 
@@ -61,15 +61,18 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     for phrasing in ("idiom", "grief", "injury", "cutting_back", "denial"):
         group = [p.text for p in negatives if p.phrasing == phrasing]
         assert len(group) >= 25, phrasing
-        # measured on ten batches: 2.4%, 2.8%, 2.2%, 3.2% and 15.8% (146 denials: "I'm not hurting myself", "my
-        # GP asked if I'd thought about ending my life and I said no" are blanked, "i dont want to die, i just
-        # hate school" is not)
+        # measured on eleven batches: 2.2%, 2.8%, 1.9%, 3.2% and 13.7% (146 denials: "I'm not hurting myself",
+        # "my GP asked if I'd thought about ending my life and I said no" and "i dont want to die, i just hate
+        # school" are blanked; "Suicidal? No, god no" and past crises told with a year are not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
-    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 66 of 2,833
+    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 62 of 3,108
     # Denials are blanked, the risk said next to one is not.
     assert LEXICON.kinds("I'm not going to hurt myself, I just need to vent") == []
     assert LEXICON.kinds("I'm not going to kill myself but I really want to cut") == ["self_harm"]
     assert LEXICON.kinds("I can't stop hurting myself") == ["self_harm"]
+    assert LEXICON.kinds("honestly I don't want to die, I'm just worn out by work") == []
+    assert LEXICON.kinds("I'm not trying to kill myself, I just burn myself to cope") == ["self_harm"]
+    assert LEXICON.kinds("I don't want to die but I don't want to live like this either") == ["suicidal_ideation"]
     # A quoted question answered no, and a past crisis told as over, are blanked; one that is back is not.
     assert LEXICON.kinds("My nurse asked whether I'd had thoughts of suicide and I said no") == []
     assert LEXICON.kinds("my nurse asked whether I'd had thoughts of suicide and honestly yes, every day") == [
@@ -82,6 +85,11 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     # An injury's harmless cause is blanked, unless it was on purpose.
     assert LEXICON.kinds("I burned my arm on the oven door") == []
     assert LEXICON.kinds("I burned my wrist on the oven door on purpose") == ["self_harm"]
+    assert LEXICON.kinds("my son cut himself on a broken glass in the sink") == []
+    # Idioms of hitting are blanked, hitting is not.
+    assert LEXICON.kinds("my mate slapped me on the back and said well done") == []
+    assert LEXICON.kinds("the grief hits me like a truck every anniversary") == []
+    assert LEXICON.kinds("he slapped me across the face") == ["abuse"]
     # Leaving a place, a partner or a lecture is not leaving life; talk about suicide as a topic is not ideation.
     assert LEXICON.kinds("I won't be around next month, I'm moving to Canada for work") == []
     assert LEXICON.kinds("I won't be around much longer and I've made my peace with it") == ["suicidal_ideation"]
