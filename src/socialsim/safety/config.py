@@ -25,8 +25,8 @@ class SafetyConfig(BaseModel):
     corpus_operating_point: Literal["lexicon", "balanced", "recall"] = Field(
         "lexicon", description="The same, for corpus uses (the simulator's supporter check, eval-interactive, "
         "filter, report, web app): lexicon = the lexicon alone (the default: the learned layer's false alarms on "
-        "ordinary conversation would flag a third of the dialogues of an ordinary corpus, 65 of ESConv test's 195 "
-        "even at balanced; docs/safety.md), balanced or recall = add the learned layer at that point.")
+        "ordinary conversation would flag most dialogues of an ordinary corpus, 112 of ESConv test's 195 even "
+        "at balanced; docs/safety.md), balanced or recall = add the learned layer at that point.")
     llm: bool = Field(
         False, description="Also ask the judge role's model about seeker turns the other layers did not flag "
         "(simulate and eval-interactive only); worth it with a strong model, not with the embedded 135M one.")
