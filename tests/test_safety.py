@@ -41,6 +41,42 @@ ISSUE_MISSES = [
     ("i wanna kms", "suicidal_ideation"),
 ]
 
+# Sentences written for the test: what the lexicon blanks (denials, idioms, harmless causes, other meanings),
+# and the risk that stays flagged next to them.
+LEXICON_CASES = [
+    # Denials are blanked, the risk said next to one is not.
+    ("I'm not going to hurt myself, I just need to vent", []),
+    ("I'm not going to kill myself but I really want to cut", ["self_harm"]),
+    ("I can't stop hurting myself", ["self_harm"]),
+    ("honestly I don't want to die, I'm just worn out by work", []),
+    ("I'm not trying to kill myself, I just burn myself to cope", ["self_harm"]),
+    ("I don't want to die but I don't want to live like this either", ["suicidal_ideation"]),
+    # A quoted question answered no, and a past crisis told as over, are blanked; one that is back is not.
+    ("My nurse asked whether I'd had thoughts of suicide and I said no", []),
+    ("my nurse asked whether I'd had thoughts of suicide and honestly yes, every day", ["suicidal_ideation"]),
+    ("I used to cut myself at uni but I've been clean for six years", []),
+    ("I used to cut myself at uni and now the urges are back", ["self_harm"]),
+    ("Am I having thoughts of ending my life? No, I just want the noise to stop", []),
+    ("I wouldn't hurt myself, my kids need me", []),
+    ("I've never hurt myself like this before, there's blood everywhere", ["self_harm"]),
+    # An injury's harmless cause is blanked, unless it was on purpose.
+    ("I burned my arm on the oven door", []),
+    ("I burned my wrist on the oven door on purpose", ["self_harm"]),
+    ("my son cut himself on a broken glass in the sink", []),
+    # Idioms of hitting are blanked, hitting is not.
+    ("my mate slapped me on the back and said well done", []),
+    ("the grief hits me like a truck every anniversary", []),
+    ("he slapped me across the face", ["abuse"]),
+    # Leaving a place, a partner or a lecture is not leaving life; talk about suicide as a topic is not ideation.
+    ("I won't be around next month, I'm moving to Canada for work", []),
+    ("I won't be around much longer and I've made my peace with it", ["suicidal_ideation"]),
+    ("I'm going to end it with my boyfriend tonight", []),
+    ("I'm going to end it tonight", ["suicidal_ideation"]),
+    ("I'd happily not wake up for my 9am seminar", []),
+    ("my dissertation is on suicide rates among nurses", []),
+    ("thinking about unaliving myself again", ["suicidal_ideation"]),
+]
+
 
 @pytest.fixture(scope="module")
 def layered():
@@ -66,38 +102,11 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
         # school" are blanked; "Suicidal? No, god no" and past crises told with a year are not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
     assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 62 of 3,108
-    # Denials are blanked, the risk said next to one is not.
-    assert LEXICON.kinds("I'm not going to hurt myself, I just need to vent") == []
-    assert LEXICON.kinds("I'm not going to kill myself but I really want to cut") == ["self_harm"]
-    assert LEXICON.kinds("I can't stop hurting myself") == ["self_harm"]
-    assert LEXICON.kinds("honestly I don't want to die, I'm just worn out by work") == []
-    assert LEXICON.kinds("I'm not trying to kill myself, I just burn myself to cope") == ["self_harm"]
-    assert LEXICON.kinds("I don't want to die but I don't want to live like this either") == ["suicidal_ideation"]
-    # A quoted question answered no, and a past crisis told as over, are blanked; one that is back is not.
-    assert LEXICON.kinds("My nurse asked whether I'd had thoughts of suicide and I said no") == []
-    assert LEXICON.kinds("my nurse asked whether I'd had thoughts of suicide and honestly yes, every day") == [
-        "suicidal_ideation"]
-    assert LEXICON.kinds("I used to cut myself at uni but I've been clean for six years") == []
-    assert LEXICON.kinds("I used to cut myself at uni and now the urges are back") == ["self_harm"]
-    assert LEXICON.kinds("Am I having thoughts of ending my life? No, I just want the noise to stop") == []
-    assert LEXICON.kinds("I wouldn't hurt myself, my kids need me") == []
-    assert LEXICON.kinds("I've never hurt myself like this before, there's blood everywhere") == ["self_harm"]
-    # An injury's harmless cause is blanked, unless it was on purpose.
-    assert LEXICON.kinds("I burned my arm on the oven door") == []
-    assert LEXICON.kinds("I burned my wrist on the oven door on purpose") == ["self_harm"]
-    assert LEXICON.kinds("my son cut himself on a broken glass in the sink") == []
-    # Idioms of hitting are blanked, hitting is not.
-    assert LEXICON.kinds("my mate slapped me on the back and said well done") == []
-    assert LEXICON.kinds("the grief hits me like a truck every anniversary") == []
-    assert LEXICON.kinds("he slapped me across the face") == ["abuse"]
-    # Leaving a place, a partner or a lecture is not leaving life; talk about suicide as a topic is not ideation.
-    assert LEXICON.kinds("I won't be around next month, I'm moving to Canada for work") == []
-    assert LEXICON.kinds("I won't be around much longer and I've made my peace with it") == ["suicidal_ideation"]
-    assert LEXICON.kinds("I'm going to end it with my boyfriend tonight") == []
-    assert LEXICON.kinds("I'm going to end it tonight") == ["suicidal_ideation"]
-    assert LEXICON.kinds("I'd happily not wake up for my 9am seminar") == []
-    assert LEXICON.kinds("my dissertation is on suicide rates among nurses") == []
-    assert LEXICON.kinds("thinking about unaliving myself again") == ["suicidal_ideation"]
+
+
+@pytest.mark.parametrize(("text", "kinds"), LEXICON_CASES)
+def test_lexicon_blanks_denials_idioms_and_harmless_causes_but_not_the_risk_next_to_them(text, kinds):
+    assert LEXICON.kinds(text) == kinds
 
 
 def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
