@@ -39,7 +39,9 @@ class RequestCache:
     def _db(self) -> sqlite3.Connection:  # call with self._lock held
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # worker processes share this file: wait for another writer (as the other caches do) instead of
+            # failing on SQLite's 5 s default while it holds the lock
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
