@@ -280,7 +280,7 @@ def test_the_chat_defaults_to_the_recall_point_and_flags_a_euphemistic_crisis_me
         configure(SafetyConfig())
 
 
-def test_operating_points_pick_the_highest_threshold_for_recall_and_the_best_f1():
+def test_each_operating_point_takes_the_highest_threshold_that_reaches_its_recall():
     import numpy as np
 
     from socialsim.safety.train import thresholds
@@ -292,20 +292,25 @@ def test_operating_points_pick_the_highest_threshold_for_recall_and_the_best_f1(
     probs = np.stack([1 - abuse - harm, abuse, harm], axis=1)
     nothing = [set()] * 6
     # 2 of 3 abuse messages score >= 0.6; all 3 only from 0.3 down, where one ordinary message (0.5) is flagged too
-    assert thresholds(probs, y, classes, nothing, 0.66)["recall"]["abuse"] == {
-        "threshold": 0.6, "cv_recall": 0.6667, "cv_precision": 1.0}
-    assert thresholds(probs, y, classes, nothing, 1.0)["recall"]["abuse"]["threshold"] == 0.3
-    assert thresholds(probs, y, classes, nothing, 1.0)["balanced"]["abuse"] == {  # F1 0.857 at 0.3 beats 0.8 at 0.6
-        "threshold": 0.3, "cv_recall": 1.0, "cv_precision": 0.75}
+    chosen = thresholds(probs, y, classes, nothing, {"recall": 1.0, "balanced": 0.66})
+    assert chosen["balanced"]["abuse"] == {"threshold": 0.6, "cv_recall": 0.6667, "cv_precision": 1.0}
+    assert chosen["recall"]["abuse"] == {"threshold": 0.3, "cv_recall": 1.0, "cv_precision": 0.75}
     # self_harm is never confused with ordinary talk: its threshold stays high whatever abuse needs
-    assert thresholds(probs, y, classes, nothing, 1.0)["recall"]["self_harm"] == {
-        "threshold": 0.8, "cv_recall": 1.0, "cv_precision": 1.0}
+    assert chosen["recall"]["self_harm"] == {"threshold": 0.8, "cv_recall": 1.0, "cv_precision": 1.0}
+    # the points do not depend on how many ordinary messages the set holds (a best-F1 point would: with ten more
+    # ordinary messages at 0.5, F1 at 0.3 drops below F1 at 0.6)
+    more = 10
+    probs_more = np.vstack([probs, np.tile(probs[3], (more, 1))])
+    y_more = np.concatenate([y, np.zeros(more, dtype=int)])
+    chosen_more = thresholds(probs_more, y_more, classes, [set()] * (6 + more), {"recall": 1.0, "balanced": 0.66})
+    assert {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen_more.items()} == {
+        "recall": {"abuse": 0.3, "self_harm": 0.8}, "balanced": {"abuse": 0.6, "self_harm": 0.8}}
+    assert chosen_more["recall"]["abuse"]["cv_precision"] == round(3 / 14, 4)  # precision moves, the threshold not
     # the lexicon catching the 0.3 message lets the learned threshold stay high
     lexical = [set(), set(), {"abuse"}, set(), set(), set()]
-    assert thresholds(probs, y, classes, lexical, 1.0)["recall"]["abuse"]["threshold"] == 0.6
-    assert thresholds(probs, y, classes, lexical, 1.0)["balanced"]["abuse"]["threshold"] == 0.6
+    assert thresholds(probs, y, classes, lexical, {"recall": 1.0})["recall"]["abuse"]["threshold"] == 0.6
     # a lexicon hit of another kind does not count for this one
-    assert thresholds(probs, y, classes, [set(), set(), {"self_harm"}, set(), set(), set()], 1.0)[
+    assert thresholds(probs, y, classes, [set(), set(), {"self_harm"}, set(), set(), set()], {"recall": 1.0})[
         "recall"]["abuse"]["threshold"] == 0.3
 
 

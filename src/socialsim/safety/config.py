@@ -20,8 +20,8 @@ class SafetyConfig(BaseModel):
         "socialsim[embed] is installed, on = required (an error without it), off = the lexicon alone.")
     operating_point: Literal["recall", "balanced"] = Field(
         "recall", description="The learned layer's threshold for the live chat safety net (a person on the other "
-        "side): recall = set for 97% recall by cross-validation (many false alarms: see docs/safety.md), balanced = "
-        "the best F1 (fewer false alarms, lower recall).")
+        "side): recall = set for 97% recall of each kind by cross-validation (many false alarms: see docs/safety.md), "
+        "balanced = set for 95% (fewer false alarms, lower recall).")
     corpus_operating_point: Literal["lexicon", "balanced", "recall"] = Field(
         "lexicon", description="The same, for corpus uses (the simulator's supporter check, eval-interactive, "
         "filter, report, web app): lexicon = the lexicon alone (the default: the learned layer's false alarms on "

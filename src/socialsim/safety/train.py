@@ -10,9 +10,10 @@ all with the folds); the reply model a logistic regression on the frozen embeddi
 Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds
 are set (the test split is never looked at), one per kind: the ``recall`` point is the highest threshold on the
 kind's probability at which the *layered* detector (lexicon or learned) still reaches ``--recall`` of that kind on
-those folds, the ``balanced`` point the one with the best F1 for that kind. Then the model is fitted on the whole
-train split. Deterministic for a given seed on one machine. Needs ``socialsim[embed]``, and ``peft``
-(``socialsim[train]``) for the risk model.
+those folds (0.97: a margin above the 0.95 target), the ``balanced`` point the same for ``--balanced-recall`` (0.95:
+the target itself, fewer false alarms). Both are fixed recalls, so they do not move with the probe set's share of
+risky messages, as a best-F1 point would. Then the model is fitted on the whole train split. Deterministic for a
+given seed on one machine. Needs ``socialsim[embed]``, and ``peft`` (``socialsim[train]``) for the risk model.
 """
 
 import argparse
@@ -36,7 +37,8 @@ DATA = Path(__file__).resolve().parent / "data"
 
 @dataclass
 class Options:
-    recall: float = 0.97
+    recall: float = 0.97  # the recall point's cross-validated layered recall, per kind
+    balanced_recall: float = 0.95  # the balanced point's
     folds: int = 5
     seed: int = 16
     c: float = 10.0  # inverse L2 strength of the logistic regression
@@ -74,27 +76,26 @@ def _sweep(flags_at: Callable[[float], np.ndarray], truth: np.ndarray) -> list[t
     return points
 
 
-def _choose(points: list[tuple[float, float, float]], target: float) -> dict[str, dict[str, float]]:
-    def f1(p: tuple[float, float, float]) -> float:
-        return 2 * p[1] * p[2] / (p[1] + p[2]) if p[1] + p[2] else 0.0
-
-    hit = next((p for p in points if p[1] >= target), points[-1])
-    best = max(points, key=f1)
-    return {point: {"threshold": t, "cv_recall": round(r, 4), "cv_precision": round(p, 4)}
-            for point, (t, r, p) in (("recall", hit), ("balanced", best))}
+def _choose(points: list[tuple[float, float, float]], targets: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Per operating point: the highest threshold that reaches its target recall (the sweep runs downwards)."""
+    chosen = {}
+    for point, target in targets.items():
+        t, r, p = next((p for p in points if p[1] >= target), points[-1])
+        chosen[point] = {"threshold": t, "cv_recall": round(r, 4), "cv_precision": round(p, 4)}
+    return chosen
 
 
 def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
-               target: float) -> dict[str, dict[str, dict[str, float]]]:
-    """Per operating point and positive class: the threshold on that class's probability, with its cross-validated
-    layered recall and precision for that class (a text counts as flagged with the class when the lexicon or the
-    learned layer flags it so)."""
-    chosen: dict[str, dict[str, dict[str, float]]] = {"recall": {}, "balanced": {}}
+               targets: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per operating point (``targets``: point -> cross-validated recall) and positive class: the threshold on that
+    class's probability, with its cross-validated layered recall and precision for that class (a text counts as
+    flagged with the class when the lexicon or the learned layer flags it so)."""
+    chosen: dict[str, dict[str, dict[str, float]]] = {point: {} for point in targets}
     for k, name in enumerate(classes):
         if name == NONE or not (y == k).any():
             continue
         lex = np.array([name in hits for hits in lexical])
-        per = _choose(_sweep(lambda t, k=k, lex=lex: lex | (probs[:, k] >= t), y == k), target)
+        per = _choose(_sweep(lambda t, k=k, lex=lex: lex | (probs[:, k] >= t), y == k), targets)
         for point, c in per.items():
             chosen[point][name] = c
     return chosen
@@ -129,7 +130,8 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> Ri
         held = np.where(folds == f)[0]
         oof[held] = model.scores([texts[i] for i in held])
         log(f"{what}: fold {f + 1}/{options.folds} done")
-    chosen = thresholds(oof, y, classes, _lexicon_hits(what, probes), options.recall)
+    chosen = thresholds(oof, y, classes, _lexicon_hits(what, probes),
+                        {"recall": options.recall, "balanced": options.balanced_recall})
     model = fitted(np.arange(len(y)))
     model.thresholds = {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen.items()}
     model.meta = {"trained_on": f"{what}_probes.jsonl, train split", "examples": len(y),
@@ -150,11 +152,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--what", choices=["risk", "reply", "both"], default="both")
     parser.add_argument("--out", type=Path, default=DATA, help="folder for risk_model.npz and reply_model.npz")
     parser.add_argument("--recall", type=float, default=Options.recall,
-                        help="the cross-validated layered recall the recall point is set for")
+                        help="the cross-validated layered recall of each kind the recall point is set for")
+    parser.add_argument("--balanced-recall", type=float, default=Options.balanced_recall,
+                        help="the same for the balanced point")
     parser.add_argument("--c", type=float, default=Options.c, help="inverse L2 strength of the regression")
     args = parser.parse_args(argv)
     for what in (["risk", "reply"] if args.what == "both" else [args.what]):
-        model = train(what, Options(recall=args.recall, c=args.c))
+        model = train(what, Options(recall=args.recall, balanced_recall=args.balanced_recall, c=args.c))
         args.out.mkdir(parents=True, exist_ok=True)
         model.save(args.out / f"{what}_model.npz")
         print(f"wrote {args.out / f'{what}_model.npz'}  ({json.dumps(model.meta['cross_validation'])})")
