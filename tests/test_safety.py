@@ -51,6 +51,10 @@ LEXICON_CASES = [
     ("honestly I don't want to die, I'm just worn out by work", []),
     ("I'm not trying to kill myself, I just burn myself to cope", ["self_harm"]),
     ("I don't want to die but I don't want to live like this either", ["suicidal_ideation"]),
+    # A denial of wanting to die said of or beside self-harm leaves the self-harm, not suicidal ideation.
+    ("my nephew burns his arms with a lighter and he swears he doesn't want to die", ["self_harm"]),
+    ("she says she doesn't want to die but she's been giving her clothes away", ["suicidal_ideation"]),
+    ("I scratch my legs raw at night, it's not a suicide thing", ["self_harm"]),
     # A quoted question answered no, and a past crisis told as over, are blanked; one that is back is not.
     ("My nurse asked whether I'd had thoughts of suicide and I said no", []),
     ("my nurse asked whether I'd had thoughts of suicide and honestly yes, every day", ["suicidal_ideation"]),
