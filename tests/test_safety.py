@@ -245,8 +245,8 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
 def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
     """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
     ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
-    ordinary-conversation messages stay almost all unflagged (the recall point flags 9.5% of the latter, 149 of
-    1,571)."""
+    ordinary-conversation messages stay mostly unflagged (the recall point flags 12.7% of the latter, 221 of
+    1,738)."""
     from socialsim.safety import default_detector
 
     configure(SafetyConfig(learned="on", cache=False))
@@ -262,10 +262,10 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         detector = default_detector()
         assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
-        # 7.1% measured (111 of 1,571, eleven batches; 5.1% of 1,429 with the ten-batch model and split, whose
-        # best cross-validated F1 for suicidal_ideation sat at recall 0.917, threshold 0.64; now at 0.950, 0.425);
-        # the bound leaves room for other CPUs' rounding near a threshold
-        assert mean(r.flagged for r in detector.score(conversation)) <= 0.08
+        # 8.6% measured (149 of 1,738, twelve batches, each kind's threshold at 95% cross-validated recall; the
+        # eleven-batch model flagged 7.1% of its 1,571, the ten-batch one 5.1% of 1,429); the bound leaves room for
+        # other CPUs' rounding near a threshold
+        assert mean(r.flagged for r in detector.score(conversation)) <= 0.095
     finally:
         configure(SafetyConfig())
 
