@@ -67,7 +67,30 @@ def risk_quality(detector: RiskDetector) -> dict:
                           "layers": list(r.layers), "text": p.text})
     return {"n": len(probes), "per_kind": per_kind,
             "overall": {"recall": recall, "precision": precision, "tp": tp, "fp": fp, "fn": fn},
-            "confusion": {f"{a}|{b}": n for (a, b), n in sorted(confusion.items())}, "wrong": wrong}
+            "confusion": {f"{a}|{b}": n for (a, b), n in sorted(confusion.items())}, "wrong": wrong,
+            "ranking": ranking(detector, probes, results) if detector.layers != ("lexicon",) else {}}
+
+
+def ranking(detector: RiskDetector, probes: list, results: list) -> dict:
+    """How well each kind's layered score (1 where the lexicon flags the kind, else the learned probability) ranks
+    the test split: average precision, and precision at the highest threshold reaching 95% and 97% test recall. An
+    evaluation of the model apart from its thresholds; no threshold anywhere is taken from it."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    out = {}
+    for kind in RISK_KINDS:
+        truth = np.array([p.label == kind for p in probes])
+        score = np.array([1.0 if kind in detector.lexicon.kinds(p.text) else r.scores.get(kind, 0.0)
+                          for p, r in zip(probes, results, strict=True)])
+        order = np.argsort(-score, kind="stable")
+        hits = np.cumsum(truth[order])
+        row = {"average_precision": float(average_precision_score(truth, score))}
+        for target in (0.95, 0.97):
+            k = int(np.searchsorted(hits, np.ceil(target * truth.sum())))  # the fewest top-scored texts reaching it
+            row[f"precision_at_{target}"] = float(hits[k] / (k + 1))
+        out[kind] = row
+    return out
 
 
 def reply_quality(detector: RiskDetector) -> dict:
@@ -217,6 +240,13 @@ def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balan
     for truth in (*RISK_KINDS, NONE):
         cells = [str(layered["confusion"].get(f"{truth}|{p}", 0)) for p in (*RISK_KINDS, NONE)]
         lines.append(f"| {truth} | " + " | ".join(cells) + " |")
+    if layered.get("ranking"):
+        lines += ["", "Ranking of each kind's layered score on the test split (evaluation only; no threshold is taken "
+                  "from it):", "", "| kind | average precision | precision at 95% recall | precision at 97% recall |",
+                  "|---|---|---|---|"]
+        for kind, c in layered["ranking"].items():
+            lines.append(f"| {kind} | {c['average_precision']:.4f} | {c['precision_at_0.95']:.3f} | "
+                         f"{c['precision_at_0.97']:.3f} |")
     lines += ["", "| addresses safety | test replies | recall | precision |", "|---|---|---|---|",
               f"| lexicon only | {replies_lex['n']} | {replies_lex['recall']:.3f} | {replies_lex['precision']:.3f} |",
               f"| layered | {replies['n']} | {replies['recall']:.3f} | {replies['precision']:.3f} |"]

@@ -25,7 +25,7 @@ class SafetyConfig(BaseModel):
     corpus_operating_point: Literal["lexicon", "balanced", "recall"] = Field(
         "lexicon", description="The same, for corpus uses (the simulator's supporter check, eval-interactive, "
         "filter, report, web app): lexicon = the lexicon alone (the default: the learned layer's false alarms on "
-        "ordinary conversation would flag most dialogues of an ordinary corpus, 112 of ESConv test's 195 even "
+        "ordinary conversation would flag most dialogues of an ordinary corpus, 114 of ESConv test's 195 even "
         "at balanced; docs/safety.md), balanced or recall = add the learned layer at that point.")
     llm: bool = Field(
         False, description="Also ask the judge role's model about seeker turns the other layers did not flag "

@@ -4,7 +4,7 @@
     python -m socialsim.safety.train --what risk --out /tmp/models
 
 The risk model is a logistic regression on word and character n-grams combined with an all-MiniLM-L6-v2 encoder
-fine-tuned with LoRA (:mod:`socialsim.safety.tuned`; 2-4 minutes an epoch on 2 cores, 40-65 minutes in
+fine-tuned with LoRA (:mod:`socialsim.safety.tuned`; 2-4 minutes an epoch on 2 cores, 40-75 minutes in
 all with the folds); the reply model a logistic regression on the frozen embedding and the n-grams (seconds).
 
 Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds

@@ -2,7 +2,7 @@
 
 A frozen sentence embedding places "I took my prescription to the pharmacy" near "I took all my pills"; tuning the
 encoder itself on the train split moves them apart. Only the low-rank weight updates (LoRA, trained with ``peft``)
-and the head are shipped (1.2 MB of the 3.5 MB ``risk_model.npz``); at load they are added into a private copy of the
+and the head are shipped (1.2 MB of the 3.7 MB ``risk_model.npz``); at load they are added into a private copy of the
 base encoder, so scoring needs no ``peft``, and costs one encoder pass, as the frozen embedding did.
 """
 
