@@ -78,11 +78,12 @@ def ranking(detector: RiskDetector, probes: list, results: list) -> dict:
     import numpy as np
     from sklearn.metrics import average_precision_score
 
+    lexical = [detector.lexicon.kinds(p.text) for p in probes]
     out = {}
     for kind in RISK_KINDS:
         truth = np.array([p.label == kind for p in probes])
-        score = np.array([1.0 if kind in detector.lexicon.kinds(p.text) else r.scores.get(kind, 0.0)
-                          for p, r in zip(probes, results, strict=True)])
+        score = np.array([1.0 if kind in hits else r.scores.get(kind, 0.0)
+                          for hits, r in zip(lexical, results, strict=True)])
         order = np.argsort(-score, kind="stable")
         hits = np.cumsum(truth[order])
         row = {"average_precision": float(average_precision_score(truth, score))}

@@ -90,9 +90,9 @@ def layered():
 def test_lexicon_layer_catches_explicit_shorthand_and_typos_of_the_test_split():
     probes = [p for p in risk_probes("test") if p.label != NONE and p.phrasing in ("explicit", "shorthand", "typo")]
     assert len(probes) >= 150
-    # 0.450 measured on all eleven batches (0.453 on ten, 0.466 on nine, 0.483 on eight, 0.500 on seven, 0.667 on
-    # the first four, 0.786 on the first three): the later batches' shorthand and typos are harder (the tenth's
-    # and eleventh's mostly avoid the alarm words), and the patterns come from train-split misses
+    # 0.449 measured on all twelve batches (0.450 on eleven, 0.453 on ten, 0.466 on nine, 0.483 on eight, 0.500 on
+    # seven, 0.667 on the first four, 0.786 on the first three): the later batches' shorthand and typos are harder
+    # (the tenth's to twelfth's mostly avoid the alarm words), and the patterns come from train-split misses
     assert mean(p.label in LEXICON.kinds(p.text) for p in probes) >= 0.43
 
 
@@ -101,11 +101,11 @@ def test_lexicon_layer_rarely_fires_on_idioms_grief_injuries_and_denials_of_the_
     for phrasing in ("idiom", "grief", "injury", "cutting_back", "denial"):
         group = [p.text for p in negatives if p.phrasing == phrasing]
         assert len(group) >= 25, phrasing
-        # measured on eleven batches: 2.2%, 2.8%, 1.9%, 3.2% and 13.7% (146 denials: "I'm not hurting myself",
+        # measured on twelve batches: 2.2%, 2.8%, 2.2%, 3.2% and 13.6% (162 denials: "I'm not hurting myself",
         # "my GP asked if I'd thought about ending my life and I said no" and "i dont want to die, i just hate
         # school" are blanked; "Suicidal? No, god no" and past crises told with a year are not)
         assert mean(bool(LEXICON.kinds(t)) for t in group) <= (0.25 if phrasing == "denial" else 0.05), phrasing
-    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 62 of 3,108
+    assert mean(bool(LEXICON.kinds(p.text)) for p in negatives) <= 0.03  # measured 70 of 3,371
 
 
 @pytest.mark.parametrize(("text", "kinds"), LEXICON_CASES)
