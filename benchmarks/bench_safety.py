@@ -59,7 +59,7 @@ def risk_quality(detector: RiskDetector) -> dict:
     for p, r in zip(probes, results, strict=True):
         predicted = max(r.kinds, key=lambda k: r.scores.get(k, 1.0)) if r.kinds else NONE
         if r.kinds and len(r.kinds) > 1 and "lexicon" in r.layers:
-            lexical = detector.lexicon.kinds(p.text)
+            lexical = [k for k in detector.lexicon.kinds(p.text) if k in r.kinds]  # those not overruled
             predicted = lexical[0] if len(lexical) == 1 else predicted
         confusion[(p.label, predicted)] += 1
         if (p.label == NONE) == r.flagged or (p.label != NONE and p.label not in r.kinds):
@@ -72,9 +72,10 @@ def risk_quality(detector: RiskDetector) -> dict:
 
 
 def ranking(detector: RiskDetector, probes: list, results: list) -> dict:
-    """How well each kind's layered score (1 where the lexicon flags the kind, else the learned probability) ranks
-    the test split: average precision, and precision at the highest threshold reaching 95% and 97% test recall. An
-    evaluation of the model apart from its thresholds; no threshold anywhere is taken from it."""
+    """How well each kind's layered score (1 where the lexicon flags the kind and the learned layer does not overrule
+    it, else the learned probability) ranks the test split: average precision, and precision at the highest
+    threshold reaching 95% and 97% test recall. An evaluation of the model apart from its thresholds; no threshold
+    anywhere is taken from it."""
     import numpy as np
     from sklearn.metrics import average_precision_score
 
@@ -82,7 +83,7 @@ def ranking(detector: RiskDetector, probes: list, results: list) -> dict:
     out = {}
     for kind in RISK_KINDS:
         truth = np.array([p.label == kind for p in probes])
-        score = np.array([1.0 if kind in hits else r.scores.get(kind, 0.0)
+        score = np.array([1.0 if kind in hits and kind in r.kinds else r.scores.get(kind, 0.0)
                           for hits, r in zip(lexical, results, strict=True)])
         order = np.argsort(-score, kind="stable")
         hits = np.cumsum(truth[order])

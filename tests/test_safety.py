@@ -121,8 +121,25 @@ def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
         hits = [kind in r.kinds for p, r in zip(probes, results, strict=True) if p.label == kind]
         assert mean(hits) >= 0.95, kind
     # What the learned layer adds: test messages the lexicon alone misses, caught by the classifier.
-    only_learned = [p for p, r in zip(probes, results, strict=True) if r.layers == ("learned",)]
-    assert len(only_learned) >= 80 and not any(LEXICON.kinds(p.text) for p in only_learned)
+    only_learned = [r for p, r in zip(probes, results, strict=True) if r.flagged and not LEXICON.kinds(p.text)]
+    assert len(only_learned) >= 80 and all(r.layers == ("learned",) for r in only_learned)
+
+
+def test_the_learned_layer_overrules_lexicon_false_alarms_but_not_its_true_hits(layered):
+    """A lexicon hit counts unless the learned layer gives its kind under the model's floor (0.02)."""
+    probes = risk_probes("test")
+    results = layered.score([p.text for p in probes])
+    kept: dict[bool, list[bool]] = {True: [], False: []}  # right kind? -> kept or overruled, per lexicon hit
+    for p, r in zip(probes, results, strict=True):
+        for kind in LEXICON.kinds(p.text):
+            kept[kind == p.label].append(kind in r.kinds)
+    # measured: 0 of the 608 right-kind hits overruled; 56 of the 112 wrong ones (idioms, grief, past crises told
+    # as over, denials, and a crisis of another kind: "my bf threatens to kill himself n me if i break up w him")
+    assert len(kept[True]) >= 500 and mean(kept[True]) >= 0.995
+    assert len(kept[False]) >= 80 and mean(kept[False]) <= 0.7
+    # sentences written for the test: the lexicon alone flags them, the layered detector does not
+    for text in ("my gran overdosed on sweets at christmas lol", "the suicide squad film was rubbish"):
+        assert LEXICON.kinds(text) and not layered.score([text])[0].flagged, text
 
 
 def test_the_issues_missed_messages_are_caught_by_the_layered_detector(layered):
@@ -245,7 +262,7 @@ ORDINARY_LINES = ["hello there", "hi, thanks for chatting with me", "I had a rou
 def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordinary_conversation_alone():
     """Filters, reports, the web index and the simulator use ``default_detector()``: the lexicon alone unless
     ``corpus_operating_point`` asks for the learned layer; at the balanced point ordinary lines and the test split's
-    ordinary-conversation messages stay mostly unflagged (the recall point flags 12.7% of the latter, 221 of
+    ordinary-conversation messages stay mostly unflagged (the recall point flags 11.9% of the latter, 206 of
     1,738)."""
     from socialsim.safety import default_detector
 
@@ -262,10 +279,10 @@ def test_corpus_uses_default_to_the_lexicon_and_the_balanced_point_leaves_ordina
         detector = default_detector()
         assert detector.operating_point == "balanced" and detector.layers == ("lexicon", "learned")
         assert [t for t, r in zip(ORDINARY_LINES, detector.score(ORDINARY_LINES), strict=True) if r.flagged] == []
-        # 8.6% measured (149 of 1,738, twelve batches, each kind's threshold at 95% cross-validated recall; the
-        # eleven-batch model flagged 7.1% of its 1,571, the ten-batch one 5.1% of 1,429); the bound leaves room for
-        # other CPUs' rounding near a threshold
-        assert mean(r.flagged for r in detector.score(conversation)) <= 0.095
+        # 7.7% measured (134 of 1,738, twelve batches, each kind's threshold at 95% cross-validated recall, the
+        # lexicon's hits overruled below 0.02; 8.6% without that; the eleven-batch model flagged 7.1% of its 1,571,
+        # the ten-batch one 5.1% of 1,429); the bound leaves room for other CPUs' rounding near a threshold
+        assert mean(r.flagged for r in detector.score(conversation)) <= 0.085
     finally:
         configure(SafetyConfig())
 
@@ -313,6 +330,9 @@ def test_each_operating_point_takes_the_highest_threshold_that_reaches_its_recal
     # the lexicon catching the 0.3 message lets the learned threshold stay high
     lexical = [set(), set(), {"abuse"}, set(), set(), set()]
     assert thresholds(probs, y, classes, lexical, {"recall": 1.0})["recall"]["abuse"]["threshold"] == 0.6
+    # unless the learned layer gives abuse less than the lexicon floor there
+    assert thresholds(probs, y, classes, lexical, {"recall": 1.0}, lexicon_floor=0.35)["recall"]["abuse"][
+        "threshold"] == 0.3
     # a lexicon hit of another kind does not count for this one
     assert thresholds(probs, y, classes, [set(), set(), {"self_harm"}, set(), set(), set()], {"recall": 1.0})[
         "recall"]["abuse"]["threshold"] == 0.3

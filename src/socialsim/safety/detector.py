@@ -1,10 +1,12 @@
 """The layered detector: lexicon, then the learned layer, then (optionally, async callers only) an LLM.
 
-Risk: a kind is flagged when the lexicon matches it or the learned layer's probability reaches the kind's
-threshold (set for recall by cross-validation on the probe set's train split); the LLM layer, when on, looks at
-the turns the others did not flag and can only add kinds (a net for recall, never a veto). Replies: a reply
-addresses safety when the lexicon finds real guidance in it (asks about safety, a crisis line, emergency services,
-urgent contact with a trusted person or professional) or the learned reply classifier says so.
+Risk: a kind is flagged when the learned layer's probability reaches the kind's threshold (set for recall by
+cross-validation on the probe set's train split), or when the lexicon matches it and the learned layer is not sure
+it is wrong (the kind's probability reaches the model's lexicon floor, 0.02: the idioms, grief and denials the
+lexicon misreads are what the learned layer was trained on; without the learned layer every lexicon hit counts). The
+LLM layer, when on, looks at the turns the others did not flag and can only add kinds (a net for recall, never a
+veto). Replies: a reply addresses safety when the lexicon finds real guidance in it (asks about safety, a crisis line,
+emergency services, urgent contact with a trusted person or professional) or the learned reply classifier says so.
 
 Results are memoised in memory and, with a cache, in SQLite keyed by the detector's fingerprint (lexicon, model
 files, layers) and the text, so a second pass over a corpus reads instead of embedding.
@@ -34,7 +36,7 @@ class RiskResult:
     """What the detector says about one text."""
 
     kinds: tuple[RiskKind, ...]  # flagged kinds, in RISK_KINDS order
-    score: float  # 1.0 where the lexicon or LLM fired, else the learned "any risk" probability, 1 - P(none)
+    score: float  # 1.0 where the lexicon (not overruled) or LLM flagged, else the learned "any risk", 1 - P(none)
     scores: dict[str, float]  # learned probability per kind ({} when the learned layer did not run)
     layers: tuple[str, ...]  # the layers that flagged it: lexicon, learned, llm
 
@@ -164,8 +166,9 @@ class RiskDetector:
         classes = model.classes
         thresholds = self._thresholds(model)
         out = []
-        for lex, row in zip(lexical, probs, strict=True):
+        for matched, row in zip(lexical, probs, strict=True):
             scores = {c: round(float(p), 4) for c, p in zip(classes, row, strict=True) if c in RISK_KINDS}
+            lex = [k for k in matched if row[classes.index(k)] >= model.lexicon_floor]
             learned = learned_kinds(row, classes, thresholds)
             kinds = tuple(k for k in RISK_KINDS if k in lex or k in learned)
             layers = tuple(name for name, hit in (("lexicon", lex), ("learned", learned)) if hit)

