@@ -15,7 +15,7 @@ from socialsim.personas.config import PersonaConfig
 from socialsim.personas.sources import TOPICS, open_source
 from socialsim.personas.sources.base import ESCONV_TOPICS
 from socialsim.personas.sources.builtin import builtin_seeds
-from socialsim.safety import detect_risk
+from socialsim.safety import default_detector
 
 pytestmark = pytest.mark.usefixtures("lexicon_safety")  # scripted text: see conftest.py
 
@@ -45,7 +45,7 @@ def test_builtin_seeds_cover_esconv_problem_types_and_more():
         sentences = [s for s in seed["text"].replace("!", ".").replace("?", ".").split(". ") if s.strip()]
         assert 2 <= len(sentences) <= 5, seed["id"]
         assert re.search(r"\b(I|my|me)\b", seed["text"]), seed["id"]  # first person
-    at_risk = [s["id"] for s in seeds if detect_risk(s["text"])]
+    at_risk = [s["id"] for s in seeds if default_detector().kinds(s["text"])]  # the detector extraction uses
     assert 3 <= len(at_risk) <= 6  # a few crisis situations, not a crisis-heavy bank
     recs, _ = records("builtin")
     assert len(recs) == len(seeds) and recs[0].source == "builtin" and recs[0].hints["problem_type"] in TOPICS

@@ -148,6 +148,23 @@ def test_the_issues_missed_messages_are_caught_by_the_layered_detector(layered):
     assert LEXICON.kinds("i wanna kms") == ["suicidal_ideation"]  # shorthand is the lexicon's job
 
 
+def test_detect_risk_is_the_layered_detector_at_the_recall_point():
+    """The functions a user calls on a text get every installed layer, as ``chat`` does; a corpus-wide stage's
+    detector stays on ``corpus_operating_point``."""
+    from socialsim.safety import default_detector
+
+    configure(SafetyConfig(cache=False))
+    try:
+        assert all(kind in detect_risk(text) for text, kind in ISSUE_MISSES)
+        euphemism = "I made sure the cat will be looked after once I am not here to do it."  # written for the test
+        assert not LEXICON.kinds(euphemism) and detect_risk(euphemism) == ["suicidal_ideation"]
+        assert score_risk([euphemism])[0].layers == ("learned",) and default_detector().kinds(euphemism) == []
+        assert [detect_risk(t) for t in ORDINARY_LINES] == [[] for _ in ORDINARY_LINES]
+        assert addresses_safety("Are you safe right now?") and not addresses_safety("talk to a friend")
+    finally:
+        configure(SafetyConfig())
+
+
 def test_scored_batched_api_and_the_old_one_agree(layered):
     texts = ["I started cutting again", "This deadline is killing me", "I started cutting again"]
     results = layered.score(texts)

@@ -23,7 +23,7 @@ from socialsim.personas.config import PersonaConfig
 from socialsim.personas.dedup import profile_text
 from socialsim.personas.sources import TOPICS, SourceRecord
 from socialsim.prompts import render
-from socialsim.safety import detect_risk
+from socialsim.safety import default_detector
 
 Topic = Literal[TOPICS]  # type: ignore[valid-type]
 AGE_RANGE = (14, 90)
@@ -108,7 +108,7 @@ def to_profile(record: SourceRecord, answer: ExtractedProfile, personality: Pers
         coped_strategies_and_effects=answer.coped_strategies_and_effects.strip(),
         goals_and_expectations=answer.goals_and_expectations.strip(),
         initial_intensity=hints.get("initial_intensity") or answer.initial_intensity,
-        risk=detect_risk(record.text), flags=["age_clamped"] if age != answer.age else [],
+        risk=default_detector().kinds(record.text), flags=["age_clamped"] if age != answer.age else [],
     )
 
 

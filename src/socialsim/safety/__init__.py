@@ -7,8 +7,11 @@ a risk is disclosed (and a safe reply is substituted when a model fails to), the
 unaddressed crisis turns and the chatbot answers crisis turns with resources (``prompts/safety/crisis_reply.j2``,
 lines from the config).
 
-Surfaces call :func:`configure` with the root config's ``safety`` section; stages use :func:`default_detector`
-(or are handed a :class:`RiskDetector`). This package imports no stage.
+Surfaces call :func:`configure` with the root config's ``safety`` section; stages that go over a corpus use
+:func:`default_detector` (``safety.corpus_operating_point``, the lexicon alone by default) or are handed a
+:class:`RiskDetector`. The functions for a text or a list of texts (:func:`detect_risk`, :func:`score_risk`,
+:func:`addresses_safety`) use :func:`live_detector`, the chat's: every layer installed, thresholds set for recall.
+This package imports no stage.
 """
 
 from functools import cache
@@ -55,19 +58,20 @@ def live_detector() -> RiskDetector:
 
 
 def detect_risk(text: str) -> list[RiskKind]:
-    """Kinds of crisis content in ``text`` (empty when none), in a stable order."""
-    return default_detector().kinds(text)
+    """Kinds of crisis content in ``text`` (empty when none), in a stable order; the live detector's (the learned
+    layer at the recall point, when installed)."""
+    return live_detector().kinds(text)
 
 
 def score_risk(texts: list[str]) -> list[RiskResult]:
-    """Kinds, score and the layers that fired, for many texts at once (batched, cached)."""
-    return default_detector().score(texts)
+    """Kinds, score and the layers that fired, for many texts at once (batched, cached; the live detector's)."""
+    return live_detector().score(texts)
 
 
 def addresses_safety(text: str) -> bool:
     """Whether a supporter reply gives real guidance: asks whether the person is safe, points to a crisis line or
-    emergency services, or urges contact with a trusted person or professional now."""
-    return default_detector().addresses(text)
+    emergency services, or urges contact with a trusted person or professional now (the live detector's)."""
+    return live_detector().addresses(text)
 
 
 def crisis_reasoning(kinds: list[str]) -> dict[str, str]:
