@@ -9,11 +9,12 @@ the detector's speed on 10,000 seeker utterances and over a 10,000-dialogue corp
 Quality: the test split of src/socialsim/safety/data/{risk,reply}_probes.jsonl (written by us, see its README),
 never used to train or to set a threshold. Per kind: recall, precision; overall: any kind flagged vs not; the
 confusion matrix (true kind vs the highest-scoring flagged kind); every test message the layered detector gets
-wrong, by phrasing. Speed: seeker utterances of ESConv (read from ../shared/data/esconv, timings only: no ESConv
-text or statistic is printed) or, without it, our probe texts cycled; each stage timed on a fresh detector with an
-empty cache, then again with the cache filled; the corpus is the web app benchmark's synthetic one. Realdata
-(evaluation only, never trained on): a real corpus through the safety audit and the filters, lexicon only vs
-layered at both operating points; only aggregate counts are printed.
+wrong, by phrasing; then the same recall and precision on the blind holdout set (holdout_probes.jsonl, written by
+writers who never saw the detector or the probe sets). Speed: seeker utterances of ESConv (read from
+../shared/data/esconv, timings only: no ESConv text or statistic is printed) or, without it, our probe texts
+cycled; each stage timed on a fresh detector with an empty cache, then again with the cache filled; the corpus is
+the web app benchmark's synthetic one. Realdata (evaluation only, never trained on): a real corpus through the
+safety audit and the filters, lexicon only vs layered at both operating points; only aggregate counts are printed.
 Writes reports/bench_safety/{results.json, tables.md}.
 """
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from socialsim.corpus.readers import read_corpus  # noqa: E402
 from socialsim.safety import RISK_KINDS, RiskDetector, SafetyConfig  # noqa: E402
-from socialsim.safety.probes import ADDRESSES, NONE, reply_probes, risk_probes  # noqa: E402
+from socialsim.safety.probes import ADDRESSES, NONE, holdout_probes, reply_probes, risk_probes  # noqa: E402
 from socialsim.safety.store import ResultCache  # noqa: E402
 
 ESCONV = ROOT.parent / "shared" / "data" / "esconv"
@@ -40,8 +41,8 @@ def _pr(tp: int, fp: int, fn: int) -> tuple[float, float]:
     return tp / max(tp + fn, 1), tp / max(tp + fp, 1)
 
 
-def risk_quality(detector: RiskDetector) -> dict:
-    probes = risk_probes("test")
+def risk_quality(detector: RiskDetector, probes: list | None = None) -> dict:
+    probes = risk_probes("test") if probes is None else probes
     results = detector.score([p.text for p in probes])
     per_kind = {}
     for kind in RISK_KINDS:
@@ -261,6 +262,25 @@ def tables(layered: dict, lexical: dict, replies: dict, replies_lex: dict, balan
     return "\n".join(lines)
 
 
+def holdout_table(holdout: dict) -> str:
+    """Recall / precision on the blind holdout set, per kind and overall, for each detector, and what it misses."""
+    names = {"lexicon": "lexicon only", "recall": "layered, recall point", "balanced": "layered, balanced point"}
+    n = holdout["lexicon"]["n"]
+    lines = [f"Blind holdout ({n} messages written by writers who never saw the detector or the probe sets; "
+             "evaluation only):", "", "| kind | messages | " + " | ".join(names.values()) + " |", "|---" * 5 + "|"]
+    for kind in RISK_KINDS:
+        cells = [f"{holdout[k]['per_kind'][kind]['recall']:.3f} / {holdout[k]['per_kind'][kind]['precision']:.3f}"
+                 for k in names]
+        lines.append(f"| {kind} | {holdout['lexicon']['per_kind'][kind]['n']} | " + " | ".join(cells) + " |")
+    o = holdout["lexicon"]["overall"]
+    cells = [f"{holdout[k]['overall']['recall']:.3f} / {holdout[k]['overall']['precision']:.3f}" for k in names]
+    lines.append(f"| any kind | {o['tp'] + o['fn']} of {n} | " + " | ".join(cells) + " |")
+    lines += ["", "Holdout messages the layered detector (recall point) gets wrong:", ""]
+    lines += [f"- {w['id']} ({w['label']}, {w['phrasing']}; flagged {w['flagged'] or 'nothing'}): {w['text']}"
+              for w in holdout["recall"]["wrong"]]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=["quality", "speed", "realdata"], default=None)
@@ -279,8 +299,11 @@ def main() -> None:
         results["risk"] = {"layered": risk_quality(layered), "lexicon": risk_quality(lexical),
                            "balanced": risk_quality(balanced)}
         results["reply"] = {"layered": reply_quality(layered), "lexicon": reply_quality(lexical)}
+        results["holdout"] = {name: risk_quality(d, holdout_probes())
+                              for name, d in (("lexicon", lexical), ("recall", layered), ("balanced", balanced))}
         text = tables(results["risk"]["layered"], results["risk"]["lexicon"], results["reply"]["layered"],
                       results["reply"]["lexicon"], results["risk"]["balanced"])
+        text += "\n\n" + holdout_table(results["holdout"])
         (args.out / "tables.md").write_text(text + "\n", encoding="utf-8")
         print(text, flush=True)
     if args.only in (None, "speed"):

@@ -20,7 +20,7 @@ from socialsim.safety import (
     detect_risk,
     score_risk,
 )
-from socialsim.safety.probes import ADDRESSES, NONE, reply_probes, risk_probes
+from socialsim.safety.probes import ADDRESSES, NONE, holdout_probes, reply_probes, risk_probes
 from socialsim.safety.store import ResultCache
 
 LEXICON = RiskDetector(SafetyConfig(learned="off", cache=False))
@@ -123,6 +123,20 @@ def test_learned_layer_reaches_the_recall_target_on_the_test_split(layered):
     # What the learned layer adds: test messages the lexicon alone misses, caught by the classifier.
     only_learned = [r for p, r in zip(probes, results, strict=True) if r.flagged and not LEXICON.kinds(p.text)]
     assert len(only_learned) >= 80 and all(r.layers == ("learned",) for r in only_learned)
+
+
+def test_the_layered_detector_on_the_blind_holdout_set(layered):
+    """Messages written by writers who never saw the detector or the probe sets (evaluation only)."""
+    probes = holdout_probes()
+    assert len(probes) >= 390 and {p.split for p in probes} == {"holdout"}
+    results = layered.score([p.text for p in probes])
+    risky = [r.flagged for p, r in zip(probes, results, strict=True) if p.label != NONE]
+    flagged_truth = [p.label != NONE for p, r in zip(probes, results, strict=True) if r.flagged]
+    # measured at the recall point: 0.988 recall, 0.963 precision; the lexicon alone 0.458 recall
+    assert mean(risky) >= 0.95 and mean(flagged_truth) >= 0.9
+    assert mean(r.flagged for r in LEXICON.score([p.text for p in probes if p.label != NONE])) < 0.6
+    for kind in ("suicidal_ideation", "self_harm", "abuse"):  # measured 0.983, 1.0, 0.928
+        assert mean(kind in r.kinds for p, r in zip(probes, results, strict=True) if p.label == kind) >= 0.9, kind
 
 
 def test_the_learned_layer_overrules_lexicon_false_alarms_but_not_its_true_hits(layered):

@@ -1,12 +1,14 @@
 """Our probe sets (``data/risk_probes.jsonl``, ``data/reply_probes.jsonl``; how they were written:
-``data/README.md``): the learned layers train on their train split, every figure is measured on the test split."""
+``data/README.md``): the learned layers train on their train split, every figure is measured on the test split.
+``data/holdout_probes.jsonl`` is a second, blind test set: written by writers who never saw the detector or the
+probe sets, for evaluation only (nothing is trained, thresholded or edited on it)."""
 
 import json
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
 
-Split = Literal["train", "test"]
+Split = Literal["train", "test", "holdout"]
 NONE = "none"
 ADDRESSES = "addresses"
 
@@ -28,6 +30,11 @@ def _read(name: str) -> list[dict]:
 def risk_probes(split: Split | None = None) -> list[Probe]:
     rows = [Probe(r["id"], r["text"], r["label"], r["phrasing"], r["split"]) for r in _read("risk_probes.jsonl")]
     return [p for p in rows if split is None or p.split == split]
+
+
+def holdout_probes() -> list[Probe]:
+    """The blind holdout set of seeker messages (evaluation only)."""
+    return [Probe(r["id"], r["text"], r["label"], r["phrasing"], r["split"]) for r in _read("holdout_probes.jsonl")]
 
 
 def reply_probes(split: Split | None = None) -> list[Probe]:
