@@ -299,7 +299,8 @@ def main() -> None:
         results["risk"] = {"layered": risk_quality(layered), "lexicon": risk_quality(lexical),
                            "balanced": risk_quality(balanced)}
         results["reply"] = {"layered": reply_quality(layered), "lexicon": reply_quality(lexical)}
-        results["holdout"] = {name: risk_quality(d, holdout_probes())
+        holdout = holdout_probes()
+        results["holdout"] = {name: risk_quality(d, holdout)
                               for name, d in (("lexicon", lexical), ("recall", layered), ("balanced", balanced))}
         text = tables(results["risk"]["layered"], results["risk"]["lexicon"], results["reply"]["layered"],
                       results["reply"]["lexicon"], results["risk"]["balanced"])

@@ -132,7 +132,7 @@ def test_the_layered_detector_on_the_blind_holdout_set(layered):
     results = layered.score([p.text for p in probes])
     risky = [r.flagged for p, r in zip(probes, results, strict=True) if p.label != NONE]
     flagged_truth = [p.label != NONE for p, r in zip(probes, results, strict=True) if r.flagged]
-    # measured at the recall point: 0.988 recall, 0.963 precision; the lexicon alone 0.458 recall
+    # measured at the recall point: 0.988 recall, 0.962 precision; the lexicon alone 0.461 recall
     assert mean(risky) >= 0.95 and mean(flagged_truth) >= 0.9
     assert mean(r.flagged for r in LEXICON.score([p.text for p in probes if p.label != NONE])) < 0.6
     for kind in ("suicidal_ideation", "self_harm", "abuse"):  # measured 0.983, 1.0, 0.928

@@ -27,14 +27,17 @@ def _read(name: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _seeker_probes(name: str) -> list[Probe]:
+    return [Probe(r["id"], r["text"], r["label"], r["phrasing"], r["split"]) for r in _read(name)]
+
+
 def risk_probes(split: Split | None = None) -> list[Probe]:
-    rows = [Probe(r["id"], r["text"], r["label"], r["phrasing"], r["split"]) for r in _read("risk_probes.jsonl")]
-    return [p for p in rows if split is None or p.split == split]
+    return [p for p in _seeker_probes("risk_probes.jsonl") if split is None or p.split == split]
 
 
 def holdout_probes() -> list[Probe]:
     """The blind holdout set of seeker messages (evaluation only)."""
-    return [Probe(r["id"], r["text"], r["label"], r["phrasing"], r["split"]) for r in _read("holdout_probes.jsonl")]
+    return _seeker_probes("holdout_probes.jsonl")
 
 
 def reply_probes(split: Split | None = None) -> list[Probe]:
